@@ -1,0 +1,1 @@
+"""The ``dimsolve`` command line."""

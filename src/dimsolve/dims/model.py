@@ -1,0 +1,169 @@
+"""The normalised form of a ``dynamic_shapes`` value: one ``DimSpec`` per tensor dimension.
+
+Whatever shape the user's spec had (dict by argument name, positional tuple, per-input dict of
+index, nested pytrees), it becomes a flat tuple of ``SpecEntry`` plus a ``Layout`` that remembers
+the user's own structure so a fixed spec can be given back in the same form.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Union
+
+Key = Union[str, int]
+
+
+def _fmt_key(k: Key) -> str:
+    return f"[{k!r}]" if isinstance(k, str) else f"[{k}]"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class InputPath:
+    """Where an input lives among ``forward``'s arguments: ``("x",)``, ``("inputs", 0, "a")``.
+
+    The first key is always the parameter name (positional arguments are named by the signature).
+    """
+
+    keys: tuple[Key, ...]
+
+    def __str__(self) -> str:
+        head, *rest = self.keys
+        return str(head) + "".join(_fmt_key(k) for k in rest)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DimPath:
+    """One dimension of one tensor input: ``x.shape[0]``."""
+
+    input: InputPath
+    axis: int
+
+    def __str__(self) -> str:
+        return f"{self.input}.shape[{self.axis}]"
+
+
+class DimKind(str, enum.Enum):
+    STATIC = "static"  # an int, None, or Dim.STATIC: the size is fixed to the example's
+    ROOT = "root"  # a named Dim used directly (coeff 1, offset 0)
+    DERIVED = "derived"  # coeff*root + offset, coeff > 0
+    AUTO = "auto"  # Dim.AUTO: torch decides; never a violation
+    DYNAMIC = "dynamic"  # Dim.DYNAMIC: must stay dynamic
+
+
+@dataclass(frozen=True, slots=True)
+class RootDim:
+    """A named ``Dim``. ``max`` None means unbounded (torch's ``int_oo``)."""
+
+    name: str
+    min: int = 0
+    max: int | None = None
+
+    def admits(self, value: int) -> bool:
+        return value >= self.min and (self.max is None or value <= self.max)
+
+
+@dataclass(frozen=True, slots=True)
+class DimSpec:
+    """What the spec says about one dimension.
+
+    - STATIC: ``value`` is the fixed size (the example's size for ``None``/``Dim.STATIC``).
+    - ROOT / DERIVED: the size is ``coeff*root + offset``; the root's range is in ``Spec.roots``.
+    - AUTO / DYNAMIC: ``min``/``max`` are the hint's optional bounds.
+    """
+
+    kind: DimKind
+    value: int | None = None
+    root: str | None = None
+    coeff: int = 1
+    offset: int = 0
+    min: int | None = None
+    max: int | None = None
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.kind is not DimKind.STATIC
+
+    @property
+    def is_named(self) -> bool:
+        return self.kind in (DimKind.ROOT, DimKind.DERIVED)
+
+    def expr_text(self) -> str:
+        """The user-facing expression: ``dx``, ``2*dx + 1``, ``dy - 6``, ``4``, ``Dim.AUTO``."""
+        if self.kind is DimKind.STATIC:
+            return str(self.value)
+        if self.kind in (DimKind.AUTO, DimKind.DYNAMIC):
+            return f"Dim.{self.kind.name}"
+        return linear_text(self.root or "?", self.coeff, self.offset)
+
+
+def linear_text(root: str, coeff: int, offset: int) -> str:
+    """``coeff*root + offset`` in torch's own spelling (``2*dx + 1``, ``dx - 6``, ``dx``)."""
+    text = root if coeff == 1 else f"{coeff}*{root}"
+    if offset > 0:
+        text += f" + {offset}"
+    elif offset < 0:
+        text += f" - {-offset}"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class SpecEntry:
+    """One tensor dimension: where it is, what the spec says, and the example's size."""
+
+    path: DimPath
+    spec_path: str  # the user's spelling: dynamic_shapes["x"][0], dynamic_shapes[1][0]
+    dim: DimSpec
+    example: int
+
+
+# --- layout: the user's container structure, kept to rebuild the spec in the same form ---------
+
+
+class NodeKind(str, enum.Enum):
+    DICT = "dict"  # a dict of child specs (top level by argument name, or a dict input)
+    TUPLE = "tuple"
+    LIST = "list"
+    TENSOR = "tensor"  # a per-dimension spec of one tensor (see ``style``)
+    NONE = "none"  # None for a whole input (static tensor or non-tensor)
+    OTHER = "other"  # a leaf spec for a non-tensor input kept verbatim (e.g. an int input's None)
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutNode:
+    """A node of the user's ``dynamic_shapes`` structure.
+
+    For TENSOR nodes ``style`` is how the user wrote the dims (``tuple``, ``list`` or ``dict`` of
+    index) and ``axes`` lists the dims written (all of them for tuple/list, the given keys for dict);
+    ``input`` is the tensor's path. Containers have ``keys`` and ``children`` in the user's order.
+    """
+
+    kind: NodeKind
+    keys: tuple[Key, ...] = ()
+    children: tuple["LayoutNode", ...] = ()
+    style: str = ""
+    axes: tuple[int, ...] = ()
+    input: InputPath | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A normalised spec. ``entries`` cover every dimension of every tensor input (static ones too)."""
+
+    entries: tuple[SpecEntry, ...]
+    roots: dict[str, RootDim] = field(default_factory=dict, hash=False)
+    layout: LayoutNode | None = None
+    # the spec was given for keyword inputs as well: the names of forward's params in order
+    params: tuple[str, ...] = ()
+
+    def entry(self, path: DimPath) -> SpecEntry | None:
+        for e in self.entries:
+            if e.path == path:
+                return e
+        return None
+
+    def dynamic_entries(self) -> tuple[SpecEntry, ...]:
+        return tuple(e for e in self.entries if e.dim.is_dynamic)
+
+    def users_of(self, root: str) -> tuple[SpecEntry, ...]:
+        return tuple(e for e in self.entries if e.dim.root == root)

@@ -1,0 +1,1 @@
+"""The front door: wires tracing, spec parsing and the solver together."""

@@ -1,0 +1,101 @@
+"""What tracing found, as plain data: symbols (which input dimension each stands for) and guards.
+
+A ``GuardSet`` is independent of torch: it holds sympy expressions over symbol names and can be
+written to JSON and read back with dimsolve's own expression grammar (``guards.codec``), so a spec
+can be re-checked without re-tracing. This module must not import torch.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import sympy
+
+from dimsolve.diagnostics.model import SourceLocation
+from dimsolve.dims.model import DimPath
+
+
+class GuardKind(str, enum.Enum):
+    GUARD = "guard"  # a condition torch evaluated on the example's sizes (branch, shape check)
+    RUNTIME_ASSERT = "runtime_assert"  # deferred to a runtime check in the exported program
+    DATA_DEPENDENT = "data_dependent"  # torch could not decide it (unbacked symbols): tracing failed here
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolInfo:
+    """A symbol torch created for input sizes.
+
+    ``paths`` has more than one entry when the same tensor is passed twice; ``backed`` is False for
+    data-dependent (unbacked) symbols such as those from ``.item()``, which have no input path.
+    """
+
+    name: str
+    paths: tuple[DimPath, ...]
+    example: int | None
+    backed: bool = True
+
+    def sympy(self) -> sympy.Symbol:
+        return sympy.Symbol(self.name, integer=True)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardRecord:
+    """One condition the model requires of its inputs' sizes, with the user's line that emitted it."""
+
+    expr: sympy.Basic
+    kind: GuardKind = GuardKind.GUARD
+    origin: SourceLocation | None = None
+
+    @property
+    def symbols(self) -> frozenset[str]:
+        return frozenset(str(s) for s in self.expr.free_symbols)
+
+
+@dataclass(frozen=True, slots=True)
+class Specialization:
+    """A dimension the spec makes dynamic but torch fixed during tracing (example size 0 or 1)."""
+
+    path: DimPath
+    value: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFailure:
+    """Tracing stopped (or a data-dependent guard could not be decided) at a user line."""
+
+    message: str
+    expr: sympy.Basic | None = None
+    origin: SourceLocation | None = None
+    kind: str = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardSet:
+    symbols: tuple[SymbolInfo, ...]
+    guards: tuple[GuardRecord, ...]
+    specializations: tuple[Specialization, ...] = ()
+    failures: tuple[TraceFailure, ...] = ()
+    strict: bool = False
+    torch_version: str = ""
+    meta: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def symbol(self, name: str) -> SymbolInfo | None:
+        for s in self.symbols:
+            if s.name == name:
+                return s
+        return None
+
+    def symbol_for(self, path: DimPath) -> SymbolInfo | None:
+        for s in self.symbols:
+            if path in s.paths:
+                return s
+        return None
+
+    def backed_guards(self) -> tuple[GuardRecord, ...]:
+        """Guards whose every symbol is a backed input size: the ones a spec must satisfy."""
+        backed = {s.name for s in self.symbols if s.backed}
+        return tuple(
+            g for g in self.guards if g.kind is not GuardKind.DATA_DEPENDENT and g.symbols and g.symbols <= backed
+        )

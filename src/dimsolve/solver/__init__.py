@@ -1,0 +1,1 @@
+"""z3-backed decision procedure and fix synthesis. Never imports torch."""
