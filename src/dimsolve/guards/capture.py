@@ -1,0 +1,175 @@
+"""Every touch of torch internals lives here: hooks on ``ShapeEnv`` that record symbols and guards.
+
+torch 2.13 routes every guard and runtime assert through ``ShapeEnv._log_guard(prefix, expr,
+forcing_spec)`` and every backed size symbol through ``ShapeEnv.create_symbol(val, source, ...)``.
+We wrap both for the duration of one trace and restore them afterwards. ``check_torch_hooks()``
+fails loudly when a torch upgrade moves them (tests call it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dimsolve.diagnostics.model import SourceLocation
+
+_LOCK = threading.Lock()
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_EXAMPLES_DIR = os.path.join(_PKG_DIR, "examples")
+# torch frames that name the *operation* that emitted a guard, innermost first
+_OP_MARKERS = ("/nn/functional.py", "/nn/modules/", "_meta_registrations", "/_refs/", "/_prims", "fake_impls", "/_decomp/")
+
+
+@dataclass
+class RawSymbol:
+    expr: Any  # sympy.Symbol, or sympy.Integer when torch specialised the size (0/1)
+    source: Any  # torch._guards.Source
+    value: int
+
+
+@dataclass
+class RawGuard:
+    prefix: str
+    expr: Any
+    origin: SourceLocation | None
+
+
+@dataclass
+class Capture:
+    symbols: list[RawSymbol] = field(default_factory=list)
+    guards: list[RawGuard] = field(default_factory=list)
+
+
+def _torch_dir() -> str:
+    import torch
+
+    return os.path.dirname(os.path.abspath(torch.__file__))
+
+
+def _is_user_frame(filename: str, torch_dir: str) -> bool:
+    path = os.path.abspath(filename)
+    if path.startswith(torch_dir) or filename.startswith("<"):
+        return False
+    if path.startswith(_PKG_DIR) and not path.startswith(_EXAMPLES_DIR):
+        return False
+    return "site-packages/z3" not in path and "/sympy/" not in path
+
+
+def _frame_location(frame: traceback.FrameSummary, op: str = "") -> SourceLocation:
+    return SourceLocation(
+        file=frame.filename, line=frame.lineno or 0, function=frame.name, code=(frame.line or "").strip(), op=op
+    )
+
+
+def _op_frame(stack: list[traceback.FrameSummary], torch_dir: str) -> str:
+    for frame in reversed(stack):
+        path = os.path.abspath(frame.filename)
+        if path.startswith(torch_dir) and any(m in path for m in _OP_MARKERS):
+            return f"torch/{os.path.relpath(path, torch_dir)}:{frame.lineno} in {frame.name}"
+    return ""
+
+
+def user_location(stack: list[traceback.FrameSummary] | None = None) -> SourceLocation | None:
+    """The innermost frame of the user's code, plus the torch op frame that emitted the guard.
+
+    Non-strict export runs ``forward`` as plain Python, so the live stack has the user's frame.
+    Strict export (dynamo) keeps the user's stack in ``TracingContext``; library modules there
+    point inside torch, so we walk out to the user's file in both cases.
+    """
+    torch_dir = _torch_dir()
+    frames = list(stack) if stack is not None else []
+    if stack is None:
+        from torch._guards import TracingContext
+
+        # strict export: dynamo's view of the user's code; the live stack there is the interpreter
+        frames = list(TracingContext.extract_stack() or []) or traceback.extract_stack()
+    op = _op_frame(frames, torch_dir)
+    for frame in reversed(frames):
+        if _is_user_frame(frame.filename, torch_dir):
+            return _frame_location(frame, op)
+    return None
+
+
+def check_torch_hooks() -> None:
+    """Raise if the torch internals we hook are gone or changed shape (a torch upgrade)."""
+    import inspect
+
+    from torch.fx.experimental.symbolic_shapes import ShapeEnv
+
+    for name, params in (("_log_guard", ["self", "prefix", "g", "forcing_spec"]), ("create_symbol", ["self", "val", "source"])):
+        method = getattr(ShapeEnv, name, None)
+        if method is None:
+            raise RuntimeError(f"torch.fx.experimental.symbolic_shapes.ShapeEnv.{name} is gone: dimsolve needs updating")
+        got = list(inspect.signature(method).parameters)[: len(params)]
+        if got != params:
+            raise RuntimeError(f"ShapeEnv.{name} changed signature to {got}: dimsolve needs updating")
+
+
+@contextlib.contextmanager
+def capturing() -> Iterator[Capture]:
+    """Record symbols and guards of every ShapeEnv while the block runs (one trace at a time)."""
+    from torch.fx.experimental.symbolic_shapes import ShapeEnv
+
+    check_torch_hooks()
+    capture = Capture()
+    orig_log, orig_create = ShapeEnv._log_guard, ShapeEnv.create_symbol
+
+    def _log_guard(self: Any, prefix: str, g: Any, forcing_spec: bool) -> None:
+        capture.guards.append(RawGuard(prefix, g, user_location()))
+        return orig_log(self, prefix, g, forcing_spec)
+
+    def create_symbol(self: Any, val: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
+        result = orig_create(self, val, source, *args, **kwargs)
+        capture.symbols.append(RawSymbol(result, source, int(val)))
+        return result
+
+    with _LOCK:
+        ShapeEnv._log_guard = _log_guard  # type: ignore[method-assign]
+        ShapeEnv.create_symbol = create_symbol  # type: ignore[method-assign]
+        try:
+            yield capture
+        finally:
+            ShapeEnv._log_guard = orig_log  # type: ignore[method-assign]
+            ShapeEnv.create_symbol = orig_create  # type: ignore[method-assign]
+
+
+def source_chain(source: Any) -> tuple[str, tuple[Any, ...], int] | None:
+    """Decompose a size source into (root local name, item keys, axis); None if not an input size.
+
+    ``x.size()[0]`` -> ("x", (), 0); ``L['flat_args'][2].size()[1]`` -> ("flat_args", (2,), 1).
+    """
+    from torch._dynamo.source import AttrSource, GetItemSource, LocalSource, TensorProperty, TensorPropertySource
+
+    if not isinstance(source, TensorPropertySource) or source.prop is not TensorProperty.SIZE:
+        return None
+    axis = source.idx
+    keys: list[Any] = []
+    node = source.base
+    while True:
+        if isinstance(node, GetItemSource):
+            keys.append(node.index)
+            node = node.base
+        elif isinstance(node, AttrSource):
+            keys.append(node.member)
+            node = node.base
+        elif isinstance(node, LocalSource):
+            return node.local_name, tuple(reversed(keys)), int(axis)
+        else:
+            return None
+
+
+def unwrap_user_error(exc: BaseException) -> BaseException:
+    """torch wraps errors in UserError/chains; find the data-dependent one if there is one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ in ("GuardOnDataDependentSymNode", "PendingUnbackedSymbolNotFound"):
+            return current
+        current = current.__cause__ or current.__context__
+    return exc

@@ -1,0 +1,166 @@
+"""Trace a model once with torch.export and return every shape guard it emitted as a ``GuardSet``.
+
+Every tensor dimension is traced as ``Dim.AUTO`` (a fresh symbol, torch's default range
+``[2, inf)``), independent of the user's spec: the guards then describe what the *model* requires,
+and the same GuardSet can check any spec for these example inputs without re-tracing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from dimsolve.dims.model import DimPath, InputPath
+from dimsolve.guards import capture as cap
+from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
+
+
+@dataclass(frozen=True)
+class Leaf:
+    path: InputPath
+    value: Any
+
+
+def bind_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """forward's parameters by name, as torch.export binds them."""
+    fn = model.forward if hasattr(model, "forward") else model
+    bound = inspect.signature(fn).bind(*args, **(kwargs or {}))
+    return dict(bound.arguments)
+
+
+def input_leaves(bound: Mapping[str, Any]) -> list[Leaf]:
+    """Every pytree leaf of every input, in torch's flattening order, with its path."""
+    from torch.utils._pytree import MappingKey, SequenceKey, tree_flatten_with_path
+
+    leaves: list[Leaf] = []
+    for name, value in bound.items():
+        for key_path, leaf in tree_flatten_with_path(value)[0]:
+            keys: list[Any] = [name]
+            for k in key_path:
+                keys.append(k.idx if isinstance(k, SequenceKey) else k.key if isinstance(k, MappingKey) else k.name)
+            leaves.append(Leaf(InputPath(tuple(keys)), leaf))
+    return leaves
+
+
+def auto_dynamic_shapes(bound: Mapping[str, Any]) -> dict[str, Any]:
+    """``Dim.AUTO`` on every dimension of every tensor input, ``None`` for everything else."""
+    import torch
+    from torch.export import Dim
+    from torch.utils._pytree import tree_map
+
+    def leaf_spec(x: Any) -> Any:
+        return tuple(Dim.AUTO for _ in range(x.dim())) if isinstance(x, torch.Tensor) else None
+
+    return {name: tree_map(leaf_spec, value) for name, value in bound.items()}
+
+
+def _resolve(chain: tuple[str, tuple[Any, ...], int], params: list[str], leaves: list[Leaf]) -> DimPath | None:
+    root, keys, axis = chain
+    if root in params:
+        path = InputPath((root, *keys))
+    elif root == "flat_args" and keys and isinstance(keys[0], int) and keys[0] < len(leaves):
+        path = InputPath(leaves[keys[0]].path.keys + tuple(keys[1:]))
+    elif root == "args" and len(keys) >= 2 and keys[0] == 0 and isinstance(keys[1], int) and keys[1] < len(params):
+        path = InputPath((params[keys[1]], *keys[2:]))
+    elif root == "args" and len(keys) >= 2 and keys[0] == 1:
+        path = InputPath(tuple(keys[1:]))
+    else:
+        return None
+    return DimPath(path, axis)
+
+
+def _size_of(leaves: list[Leaf], dim: DimPath) -> int | None:
+    import torch
+
+    for leaf in leaves:
+        if leaf.path == dim.input and isinstance(leaf.value, torch.Tensor) and dim.axis < leaf.value.dim():
+            return int(leaf.value.shape[dim.axis])
+    return None
+
+
+def _symbols(raw: list[cap.RawSymbol], params: list[str], leaves: list[Leaf]) -> tuple[list[SymbolInfo], list[Specialization]]:
+    by_name: dict[str, SymbolInfo] = {}
+    specs: list[Specialization] = []
+    for r in raw:
+        chain = cap.source_chain(r.source)
+        dim = _resolve(chain, params, leaves) if chain else None
+        if dim is None or _size_of(leaves, dim) != r.value:
+            continue
+        if not isinstance(r.expr, sympy.Symbol):
+            specs.append(Specialization(dim, r.value, f"torch specialises sizes 0 and 1 (example size {r.value})"))
+            continue
+        name = str(r.expr)
+        old = by_name.get(name)
+        paths = (old.paths if old else ()) + ((dim,) if not old or dim not in old.paths else ())
+        by_name[name] = SymbolInfo(name, paths, r.value, backed=True)
+    return _add_aliases(list(by_name.values()), leaves), specs
+
+
+def _add_aliases(symbols: list[SymbolInfo], leaves: list[Leaf]) -> list[SymbolInfo]:
+    """The same tensor object passed twice shares its symbols: record every path it appears at."""
+    first_of: dict[int, InputPath] = {}
+    aliases: dict[InputPath, list[InputPath]] = {}
+    for leaf in leaves:
+        if hasattr(leaf.value, "shape"):
+            origin = first_of.setdefault(id(leaf.value), leaf.path)
+            if origin != leaf.path:
+                aliases.setdefault(origin, []).append(leaf.path)
+    out = []
+    for s in symbols:
+        extra = tuple(DimPath(a, p.axis) for p in s.paths for a in aliases.get(p.input, ()))
+        out.append(SymbolInfo(s.name, s.paths + extra, s.example, s.backed))
+    return out
+
+
+def _guards(raw: list[cap.RawGuard]) -> list[GuardRecord]:
+    seen: set[sympy.Basic] = set()
+    out = []
+    for g in raw:
+        if g.expr in (sympy.true, True) or g.expr in seen:
+            continue
+        seen.add(g.expr)
+        kind = GuardKind.RUNTIME_ASSERT if g.prefix == "runtime_assert" else GuardKind.GUARD
+        out.append(GuardRecord(g.expr, kind, g.origin))
+    return out
+
+
+def _failure(exc: BaseException) -> TraceFailure:
+    import traceback
+
+    inner = cap.unwrap_user_error(exc)
+    origin = cap.user_location(traceback.extract_tb(inner.__traceback__)) if inner.__traceback__ else None
+    kind = "data_dependent" if inner is not exc or "data-dependent" in str(exc) else "error"
+    first_line = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+    return TraceFailure(message=f"{type(inner).__name__}: {first_line}", origin=origin, kind=kind)
+
+
+def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False) -> GuardSet:
+    """Trace ``model`` with every input dimension dynamic and collect the guards it emits.
+
+    >>> gs = trace_guards(model, (torch.randn(6, 4), torch.randn(6, 4)))   # doctest: +SKIP
+    >>> [str(g.expr) for g in gs.guards]                                     # doctest: +SKIP
+    ['Eq(s0, s2)', 'Eq(s1, s3)']
+    """
+    import torch
+
+    bound = bind_inputs(model, args, kwargs)
+    leaves = input_leaves(bound)
+    failures: list[TraceFailure] = []
+    with cap.capturing() as captured:
+        try:
+            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
+        except Exception as exc:  # any tracing failure becomes data: the guards before it still count
+            failures.append(_failure(exc))
+    symbols, specializations = _symbols(captured.symbols, list(bound), leaves)
+    return GuardSet(
+        symbols=tuple(symbols),
+        guards=tuple(_guards(captured.guards)),
+        specializations=tuple(specializations),
+        failures=tuple(failures),
+        strict=strict,
+        torch_version=torch.__version__,
+    )

@@ -1,0 +1,219 @@
+"""From linear equalities to torch's Dim language: each user root becomes a constant, ``P*root + C``
+of a (possibly new) root, or not expressible (left to ``Dim.AUTO``).
+
+This is where "weakest fix" is decided for equalities: the spec's own relations and the model's
+linear equality guards are solved together, so nothing is specialised that could stay related.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy
+
+from dimsolve.dims.model import DimKind
+from dimsolve.solver.linear import CONST, Elimination, LinExpr, eliminate, lin_from_sympy, substitute
+from dimsolve.solver.problem import Problem
+
+SYM, ROOT = "S:", "R:"
+
+
+@dataclass(frozen=True)
+class Affine:
+    """``coeff*param + offset``; ``param`` None means the constant ``offset``."""
+
+    param: str | None
+    coeff: int = 0
+    offset: int = 0
+
+
+@dataclass
+class Parametrisation:
+    """The solved system: every user root and every non-AUTO symbol as an ``Affine``."""
+
+    roots: dict[str, Affine]  # user root -> its value ("auto" roots are absent, listed in ``auto_roots``)
+    symbols: dict[str, Affine]
+    auto_roots: list[str]
+    params: dict[str, int]  # final root name -> example value
+    new_params: set[str] = field(default_factory=set)
+    consumed: set[int] = field(default_factory=set)  # indices of guards implied by the equalities
+    # elimination free variable -> (final root, lattice m, residue r0, shift): t = m*(root - shift) + r0
+    groups: dict[str, tuple[str, int, int, int]] = field(default_factory=dict)
+
+
+def user_roots(problem: Problem) -> list[str]:
+    seen: list[str] = []
+    for name, entries in problem.entries_of.items():
+        for e in entries:
+            if e.dim.root and e.dim.root not in seen and e.dim.kind in (DimKind.ROOT, DimKind.DERIVED):
+                seen.append(e.dim.root)
+    order = {e.dim.root: i for i, e in reversed(list(enumerate(problem.spec.entries))) if e.dim.root}
+    return sorted(seen, key=lambda r: order.get(r, 0))
+
+
+def root_examples(problem: Problem) -> dict[str, int]:
+    out: dict[str, int] = {}
+    example = problem.example()
+    for name, entries in problem.entries_of.items():
+        for e in entries:
+            if e.dim.root and e.dim.root not in out and name in example:
+                out[e.dim.root] = (example[name] - e.dim.offset) // e.dim.coeff
+    return out
+
+
+def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExpr], list[int]]:
+    """Spec equations first, then guard equalities; returns the guard index of each guard equation."""
+    eqs: list[LinExpr] = []
+    for name in problem.vars:
+        if name in problem.auto:
+            continue
+        entries = problem.entries_of.get(name, [])
+        if not entries:
+            eqs.append({SYM + name: Fraction(1), CONST: Fraction(-problem.example()[name])})
+        for e in entries:
+            if e.dim.kind is DimKind.STATIC:
+                eqs.append({SYM + name: Fraction(1), CONST: Fraction(-(e.dim.value if e.dim.value is not None else e.example))})
+            elif e.dim.root:
+                eqs.append({SYM + name: Fraction(1), ROOT + e.dim.root: Fraction(-e.dim.coeff), CONST: Fraction(-e.dim.offset)})
+    guard_index: list[int] = []
+    allowed = {n for n in problem.vars if n not in problem.auto}
+    for i, (record, _) in enumerate(problem.guards):
+        expr = record.expr
+        if not extra_guards or not isinstance(expr, sympy.Equality):
+            continue
+        lin = lin_from_sympy(expr.lhs - expr.rhs, allowed)
+        if lin is not None:
+            eqs.append({(k if k == CONST else SYM + k): v for k, v in lin.items()})
+            guard_index.append(i)
+    return eqs, guard_index
+
+
+def _as_affine(expr: LinExpr) -> tuple[str | None, Fraction, Fraction] | None:
+    vars_ = [v for v in expr if v != CONST]
+    if len(vars_) > 1:
+        return None
+    if not vars_:
+        return None, Fraction(0), expr.get(CONST, Fraction(0))
+    return vars_[0], expr[vars_[0]], expr.get(CONST, Fraction(0))
+
+
+def _lattice(members: list[tuple[Fraction, Fraction]]) -> int:
+    m = 1
+    for p, _ in members:
+        m = math.lcm(m, p.denominator)
+    return m
+
+
+def solve_equalities(problem: Problem) -> tuple[Elimination, set[int]] | None:
+    roots = user_roots(problem)
+    eqs, guard_index = _equations(problem)
+    order = [SYM + n for n in problem.vars] + [ROOT + r for r in reversed(roots)]
+    elim, _ = eliminate(eqs, order)
+    if elim.inconsistent:
+        return None
+    return elim, set(guard_index)
+
+
+def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[int]) -> int:
+    """Extra lattice period for ``param`` from ``Mod(a*x + b, k)`` atoms of violated guards."""
+    period = 1
+    allowed = {n for n in problem.vars if n not in problem.auto}
+    for i in violated:
+        for atom in problem.guards[i][0].expr.atoms(sympy.Function):
+            if type(atom).__name__ not in ("Mod", "PythonMod") or not atom.args[1].is_Integer:
+                continue
+            lin = lin_from_sympy(atom.args[0], allowed)
+            if lin is None:
+                continue
+            arg = substitute({(k if k == CONST else SYM + k): v for k, v in lin.items()}, elim.solved)
+            affine = _as_affine(arg)
+            if affine and affine[0] == ROOT + param and affine[1].denominator == 1:
+                k = int(atom.args[1])
+                period = math.lcm(period, k // math.gcd(int(affine[1]), k))
+    return period
+
+
+def _choose_base(members: dict[str, tuple[int, int]], roots_in_order: list[str], t: str) -> tuple[str, bool, int]:
+    """Pick the final root of a group: a user root with coefficient 1 if there is one (the earliest),
+    else a new root ``_<t>``. Returns (name, is_new, shift) where ``param = name + shift``."""
+    for r in roots_in_order:
+        if r in members and members[r][0] == 1:
+            return r, False, members[r][1]
+    # a new root: shift so that as many members as possible have offset 0
+    best_shift, best_count = 0, -1
+    for p, c in members.values():
+        if c % p == 0:
+            count = sum(1 for p2, c2 in members.values() if c2 - p2 * (c // p) == 0)
+            if count > best_count:
+                best_shift, best_count = c // p, count
+    return "_" + t, True, best_shift
+
+
+def parametrise(problem: Problem, violated: set[int]) -> Parametrisation | None:
+    """Solve spec and guard equalities together and express every user root in Dim language."""
+    solved = solve_equalities(problem)
+    if solved is None:
+        return None
+    elim, consumed = solved
+    roots = user_roots(problem)
+    examples = root_examples(problem)
+    result = Parametrisation({}, {}, [], {}, consumed=consumed)
+    groups: dict[str, list[str]] = {}
+    for r in roots:
+        affine = _as_affine(elim.value_of(ROOT + r))
+        if affine is None:
+            result.auto_roots.append(r)
+        elif affine[0] is None:
+            result.roots[r] = Affine(None, 0, int(affine[2]))
+        elif affine[1] < 0:
+            result.auto_roots.append(r)
+        else:
+            groups.setdefault(affine[0][len(ROOT):], []).append(r)
+    for t, members in groups.items():
+        _parametrise_group(problem, elim, t, members, roots, examples, violated, result)
+    _symbols_affine(problem, elim, result)
+    return result
+
+
+def _parametrise_group(problem: Problem, elim: Elimination, t: str, members: list[str], roots: list[str],
+                       examples: dict[str, int], violated: set[int], result: Parametrisation) -> None:
+    exprs = {r: _as_affine(elim.value_of(ROOT + r)) for r in members}
+    m = _lattice([(a[1], a[2]) for a in exprs.values() if a])
+    m = math.lcm(m, mod_periods(problem, elim, t, violated))
+    t0 = examples.get(t, 0)
+    r0 = t0 % m
+    # t = m*u + r0, so member = p*(m*u + r0) + c
+    in_u = {r: (int(a[1] * m), int(a[1] * r0 + a[2])) for r, a in exprs.items() if a}
+    name, is_new, shift = _choose_base(in_u, roots, t)
+    # param = u + shift  =>  u = param - shift
+    final = {r: Affine(name, p, c - p * shift) for r, (p, c) in in_u.items()}
+    result.roots.update(final)
+    u0 = (t0 - r0) // m
+    result.params[name] = u0 + shift
+    result.groups[t] = (name, m, r0, shift)
+    if is_new:
+        result.new_params.add(name)
+
+
+def _symbols_affine(problem: Problem, elim: Elimination, result: Parametrisation) -> None:
+    """Each non-AUTO symbol in terms of the final roots (via the elimination's free variables)."""
+    mapping = result.groups
+    for name in problem.vars:
+        if name in problem.auto:
+            continue
+        affine = _as_affine(elim.value_of(SYM + name))
+        if affine is None:
+            continue
+        var, p, c = affine
+        if var is None:
+            result.symbols[name] = Affine(None, 0, int(c))
+            continue
+        t = var[len(ROOT):]
+        if t not in mapping or p < 0:
+            continue
+        pname, m, r0, shift = mapping[t]
+        coeff, offset = p * m, p * r0 + c - p * m * shift
+        if coeff.denominator == 1 and offset.denominator == 1:
+            result.symbols[name] = Affine(pname, int(coeff), int(offset))

@@ -1,0 +1,141 @@
+"""Synthesise the weakest fix for a violated spec, and verify it by re-solving.
+
+1. equalities (``params``): spec relations and linear guard equalities solved together;
+2. ranges (``boxes``): the largest box of root values around the example that satisfies the rest;
+3. the result becomes structured ``SpecChange``s and a fixed ``Spec``, which is checked again from
+   scratch; only a fix that re-solves as valid is marked verified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from dimsolve.diagnostics.model import MakeAuto, NewRoot, Relate, SetRange, SpecChange, Specialize
+from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec, SpecEntry
+from dimsolve.solver.boxes import Box, Candidate, candidate_valid, initial_boxes, search_boxes
+from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome
+from dimsolve.solver.check import Verdict, is_valid
+from dimsolve.solver.params import Affine, Parametrisation, parametrise, user_roots
+from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Problem, build_problem
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    changes: tuple[SpecChange, ...]
+    fixed_spec: Spec
+    verified: bool
+    # user root -> the change that concerns it (for attributing guards to findings)
+    change_of: dict[str, SpecChange]
+
+
+def effective_box(problem: Problem, root: str) -> Box:
+    """The range of ``root`` the original spec really admits (its users' sizes are >= 2)."""
+    spec_root = problem.spec.roots.get(root, RootDim(root))
+    lo, hi = spec_root.min, spec_root.max
+    for e in problem.spec.entries:
+        if e.dim.root == root and e.dim.is_named:
+            lo = max(lo, -((e.dim.offset - MIN_DYNAMIC_SIZE) // e.dim.coeff))
+    return lo, hi
+
+
+def _involved(problem: Problem, cand: Candidate, timeout_ms: int) -> list[str]:
+    """Roots of the symbols in guards that the current box does not imply."""
+    involved: list[str] = []
+    all_guards = problem.guards
+    for i, (record, guard) in enumerate(all_guards):
+        if i in cand.par.consumed:
+            continue
+        problem.guards = [(record, guard)]
+        try:
+            outcome = candidate_valid(problem, cand, timeout_ms)
+        finally:
+            problem.guards = all_guards
+        if outcome is Outcome.UNSAT:
+            continue
+        for sym in sorted(record.symbols):
+            aff = cand.par.symbols.get(sym)
+            if aff and aff.param and aff.param not in involved:
+                involved.append(aff.param)
+    return involved
+
+
+def _value(aff: Affine, cand: Candidate) -> Affine:
+    if aff.param is not None and aff.param in cand.fixed:
+        return Affine(None, 0, aff.coeff * cand.fixed[aff.param] + aff.offset)
+    return aff
+
+
+def _printed_range(problem: Problem, name: str, box: Box) -> RootDim:
+    """Keep the user's own min/max wherever the fix did not tighten them."""
+    if name in problem.spec.roots:
+        eff_lo, eff_hi = effective_box(problem, name)
+        user = problem.spec.roots[name]
+        lo = user.min if box[0] <= eff_lo else box[0]
+        hi = user.max if box[1] == eff_hi else box[1]
+        return RootDim(name, lo, hi)
+    return RootDim(name, max(box[0], 0), box[1])
+
+
+def _fixed_entry(entry: SpecEntry, par: Parametrisation, cand: Candidate) -> SpecEntry:
+    d = entry.dim
+    if not d.is_named or d.root is None:
+        return entry
+    if d.root in par.auto_roots:
+        return replace(entry, dim=DimSpec(DimKind.AUTO))
+    aff = par.roots.get(d.root)
+    if aff is None:
+        return entry
+    aff = _value(aff, cand)
+    if aff.param is None:
+        return replace(entry, dim=DimSpec(DimKind.STATIC, value=d.coeff * aff.offset + d.offset))
+    coeff, offset = d.coeff * aff.coeff, d.coeff * aff.offset + d.offset
+    kind = DimKind.ROOT if (coeff, offset) == (1, 0) else DimKind.DERIVED
+    return replace(entry, dim=DimSpec(kind, root=aff.param, coeff=coeff, offset=offset))
+
+
+def fixed_spec(problem: Problem, cand: Candidate) -> Spec:
+    entries = tuple(_fixed_entry(e, cand.par, cand) for e in problem.spec.entries)
+    used = {e.dim.root for e in entries if e.dim.is_named}
+    roots = {p: _printed_range(problem, p, cand.boxes[p]) for p in cand.par.params if p in used and p not in cand.fixed}
+    return replace(problem.spec, entries=entries, roots=roots)
+
+
+def _changes(problem: Problem, cand: Candidate) -> tuple[list[SpecChange], dict[str, SpecChange]]:
+    new_roots: list[SpecChange] = []
+    others: list[SpecChange] = []
+    change_of: dict[str, SpecChange] = {}
+    for root in user_roots(problem):
+        change: SpecChange | None = None
+        if root in cand.par.auto_roots:
+            change = MakeAuto(root)
+        elif root in cand.par.roots:
+            aff = _value(cand.par.roots[root], cand)
+            if aff.param is None:
+                change = Specialize(root, aff.offset)
+            elif aff.param != root:
+                if aff.param in cand.par.new_params and not any(getattr(c, "name", None) == aff.param for c in new_roots):
+                    rng = _printed_range(problem, aff.param, cand.boxes[aff.param])
+                    new_roots.append(NewRoot(aff.param, rng.min, rng.max))
+                change = Relate(root, aff.param, aff.coeff, aff.offset)
+            else:
+                rng = _printed_range(problem, root, cand.boxes[root])
+                if rng != problem.spec.roots.get(root, RootDim(root)):
+                    change = SetRange(root, rng.min, rng.max)
+        if change is not None:
+            others.append(change)
+            change_of[root] = change
+    return new_roots + others, change_of
+
+
+def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> FixPlan | None:
+    """The weakest verified fix, or None when the equalities are contradictory (spec errors first)."""
+    par = parametrise(problem, {v.index for v in verdict.violations})
+    if par is None:
+        return None
+    cand = Candidate(par, initial_boxes(problem, par))
+    if candidate_valid(problem, cand, timeout_ms) is not Outcome.UNSAT:
+        search_boxes(problem, cand, _involved(problem, cand, timeout_ms), timeout_ms)
+    fixed = fixed_spec(problem, cand)
+    changes, change_of = _changes(problem, cand)
+    verified = is_valid(build_problem(problem.guardset, fixed), timeout_ms) is Outcome.UNSAT
+    return FixPlan(tuple(changes), fixed, verified and not cand.undecided, change_of)
