@@ -26,15 +26,17 @@ _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "
 def _rule_for(code_id: str, fallback: Severity, help_base: str | None) -> dict[str, Any]:
     registered = CODES.get(code_id) or Code(code_id, code_id, fallback, f"diagnostic {code_id}")
     doc = doc_path(code_id)
-    help_uri = f"{help_base.rstrip('/')}/{code_id}.md" if help_base else doc
-    return {
+    rule: dict[str, Any] = {
         "id": registered.id,
         "name": registered.name,
         "shortDescription": {"text": registered.summary},
-        "helpUri": help_uri,
-        "help": {"text": f"{registered.summary}; see {doc} or run `dimsolve explain {code_id}`"},
-        "defaultConfiguration": {"level": _LEVEL[registered.severity]},
     }
+    if help_base:
+        rule["helpUri"] = f"{help_base.rstrip('/')}/{code_id}.md"
+    rule["help"] = {"text": f"{registered.summary}; see {doc} or run `dimsolve explain {code_id}`"}
+    rule["defaultConfiguration"] = {"level": _LEVEL[registered.severity]}
+    rule["properties"] = {"docPath": doc}
+    return rule
 
 
 def artifact_uri(file: str) -> str:
@@ -117,8 +119,11 @@ def render_sarif(
 
     ``spec_uri`` is the file that holds the ``dynamic_shapes`` spec; without it results carry only
     logical locations (the spec paths), which some code-scanning services do not display.
-    ``help_base`` turns each rule's ``helpUri`` into ``<help_base>/<ID>.md`` (default: the
-    repository-relative ``docs/codes/<ID>.md``).
+    ``help_base`` is where the code pages are published (the URL of the repository's
+    ``docs/codes`` directory): each rule's ``helpUri`` becomes ``<help_base>/<ID>.md``. SARIF
+    requires ``helpUri`` to be an absolute URI, so without ``help_base`` it is left out and the
+    rule carries the repository-relative ``docs/codes/<ID>.md`` in ``help`` and
+    ``properties.docPath`` instead.
 
     >>> render_sarif([], tool_version="0.1.0")["runs"][0]["tool"]["driver"]["name"]
     'dimsolve'

@@ -49,7 +49,7 @@ def _empty_ranges(entries: Sequence[SpecEntry], roots: Mapping[str, RootDim]) ->
             if d.min is not None and d.max is not None and d.min > d.max:
                 yield diag(
                     "DS104",
-                    f"{d.expr_text()}(min={d.min}, max={d.max}) has min greater than max",
+                    f"the range of {d.expr_text()}(min={d.min}, max={d.max}) is empty: min is greater than max",
                     (e.spec_path,),
                     f"swap the bounds: {d.expr_text()}(min={d.max}, max={d.min})",
                 )
@@ -62,7 +62,7 @@ def _empty_ranges(entries: Sequence[SpecEntry], roots: Mapping[str, RootDim]) ->
                 reported.add(root.name)
                 yield diag(
                     "DS104",
-                    f"{root.name} has min {root.min} greater than its max {root.max}",
+                    f"the range of {root.name} is empty: min {root.min} is greater than max {root.max}",
                     (e.spec_path,),
                     f"give {root.name} a range with min <= max: {root_text(RootDim(root.name, root.max, root.min))}",
                 )
@@ -131,7 +131,7 @@ def _two_values(name: str, a: tuple[int, SpecEntry], b: tuple[int, SpecEntry]) -
 
     return diag(
         "DS107",
-        f"{name} takes two values in the examples: {where(*a)} and {where(*b)}",
+        f"the Dim {name} takes two values in the examples: {where(*a)} and {where(*b)}",
         (b[1].spec_path, a[1].spec_path),
         f"make the example sizes agree with the spec, or give {b[1].spec_path} its own Dim",
         {name: [a[0], b[0]]},

@@ -69,7 +69,7 @@ def _frame_location(frame: traceback.FrameSummary, op: str = "") -> SourceLocati
 def _op_frame(stack: list[traceback.FrameSummary], torch_dir: str) -> str:
     for frame in reversed(stack):
         path = os.path.abspath(frame.filename)
-        if path.startswith(torch_dir) and any(m in path for m in _OP_MARKERS):
+        if path.startswith(torch_dir) and any(m in path for m in _OP_MARKERS) and not path.endswith("module.py"):
             return f"torch/{os.path.relpath(path, torch_dir)}:{frame.lineno} in {frame.name}"
     return ""
 

@@ -35,14 +35,12 @@ from types import ModuleType
 
 import sympy
 from sympy.core.function import Application
-from sympy.logic.boolalg import Boolean
 
 MAX_INT = 10**30
 MAX_EXPONENT = 64
+MAX_OPERANDS = 256  # of one And/Or/Min/Max after flattening: sympy simplifies them in quadratic time
 DEFAULT_MAX_DEPTH = 64
 DEFAULT_MAX_LEN = 100_000
-
-_BIG_BITS = MAX_INT.bit_length() + 1
 
 
 class CodecError(ValueError):
@@ -92,7 +90,6 @@ _FUNCTIONS: dict[str, _Fn] = {
 }
 
 FUNCTION_NAMES: frozenset[str] = frozenset(_FUNCTIONS)
-_RELATIONAL_NAMES = {"Eq", "Ne", "Lt", "Le", "Gt", "Ge"}
 _RESERVED = {"int_oo", "oo", "zoo", "nan", "None"}
 
 
@@ -117,7 +114,8 @@ def _resolve(name: str, position: int | None) -> Callable[..., sympy.Basic]:
 
 
 def _kind_of(value: sympy.Basic) -> str:
-    return BOOL if isinstance(value, Boolean) else NUM
+    # not ``isinstance(value, Boolean)``: sympy's Symbol is both an Expr and a Boolean
+    return NUM if isinstance(value, sympy.Expr) else BOOL
 
 
 def _arg_kinds(fn: _Fn, count: int) -> str:
@@ -322,7 +320,8 @@ class _Parser:
         if name in ("True", "False"):
             return sympy.true if name == "True" else sympy.false
         _check_name(name, token.pos)
-        return self.symbols.get(name) or sympy.Symbol(name, integer=True)
+        symbol = self.symbols.get(name)
+        return symbol if symbol is not None else sympy.Symbol(name, integer=True)
 
     def call(self, token: Token) -> sympy.Basic:
         fn = _FUNCTIONS.get(token.text)
@@ -337,7 +336,10 @@ class _Parser:
         _check_call(token.text, fn, args, token.pos)
         if token.text == "PowByNatural" and all(isinstance(a, sympy.Integer) for a in args):
             _check_power(args[0], args[1], token)
-        return _build(_resolve(token.text, token.pos), args, token)
+        function = _resolve(token.text, token.pos)
+        if token.text in _LATTICE_NAMES:
+            _check_operands(function, args, token)
+        return _build(function, args, token)
 
 
 def _check_name(name: str, pos: int) -> None:
@@ -363,6 +365,15 @@ def _check_call(name: str, fn: _Fn, args: Sequence[sympy.Basic], pos: int) -> No
 _KIND_WORDS = {NUM: "a number", BOOL: "a condition"}
 
 
+_LATTICE_NAMES = {"And", "Or", "Min", "Max"}
+
+
+def _check_operands(function: Callable[..., sympy.Basic], args: Sequence[sympy.Basic], token: Token) -> None:
+    count = sum(len(a.args) if isinstance(function, type) and isinstance(a, function) else 1 for a in args)
+    if count > MAX_OPERANDS:
+        raise CodecError(f"{token.text!r} has {count} operands; the limit is {MAX_OPERANDS}", token.pos)
+
+
 def _need(value: sympy.Basic, kind: str, token: Token) -> None:
     if _kind_of(value) != kind:
         raise CodecError(f"{token.text!r} needs {_KIND_WORDS[kind]} on each side", token.pos)
@@ -385,7 +396,9 @@ def _fold(ops: Sequence[Token], operands: Sequence[sympy.Basic]) -> sympy.Basic:
     for op, operand in zip((first, *ops), operands):
         _need(operand, kind, op)
     if first.text in ("&", "|"):
-        return _build(sympy.And if first.text == "&" else sympy.Or, operands, first)
+        function = sympy.And if first.text == "&" else sympy.Or
+        _check_operands(function, operands, first)
+        return _build(function, operands, first)
     if first.text in ("+", "-"):
         terms = [operands[0]] + [_negate(v, op) if op.text == "-" else v for op, v in zip(ops, operands[1:])]
         return _build(sympy.Add, terms, first)
@@ -429,7 +442,8 @@ def _power(base: sympy.Basic, exponent: sympy.Basic, token: Token) -> sympy.Basi
 def _check_power(base: sympy.Basic, exponent: sympy.Basic, token: Token) -> None:
     if not isinstance(exponent, sympy.Integer) or not 0 <= int(exponent) <= MAX_EXPONENT:
         raise CodecError(f"exponent must be an integer constant from 0 to {MAX_EXPONENT}", token.pos)
-    if isinstance(base, sympy.Integer) and abs(int(base)).bit_length() * int(exponent) > _BIG_BITS + 64:
+    # both bounded (10**30, 64), so computing the power first is cheap
+    if isinstance(base, sympy.Integer) and abs(int(base)) ** int(exponent) > MAX_INT:
         raise CodecError("integer constant is too large (limit 10**30)", token.pos)
 
 
@@ -502,16 +516,11 @@ def _fmt_add(expr: sympy.Add) -> str:
     terms = expr.as_ordered_terms()
     parts = [_fmt(terms[0], _P_ADD)]
     for term in terms[1:]:
-        if term.could_extract_minus_sign() and _negative_coefficient(term):
+        if term.as_coeff_Mul()[0].is_negative:
             parts.append(f" - {_fmt(-term, _P_MUL)}")
         else:
             parts.append(f" + {_fmt(term, _P_MUL)}")
     return "".join(parts)
-
-
-def _negative_coefficient(term: sympy.Basic) -> bool:
-    coeff = term if isinstance(term, sympy.Integer) else term.as_coeff_Mul()[0] if isinstance(term, sympy.Mul) else 1
-    return bool(coeff < 0)
 
 
 def _fmt_mul(expr: sympy.Mul) -> str:
@@ -522,7 +531,7 @@ def _fmt_mul(expr: sympy.Mul) -> str:
     if coeff == 1:
         return factors
     if coeff == -1:
-        return f"-{_fmt(rest, _P_UNARY)}"
+        return f"-{factors}"  # Python reads -a*b as (-a)*b: the same product
     return f"{coeff}*{factors}"
 
 

@@ -120,8 +120,12 @@ def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[i
     """Extra lattice period for ``param`` from ``Mod(a*x + b, k)`` atoms of violated guards."""
     period = 1
     allowed = {n for n in problem.vars if n not in problem.auto}
+    constants = {sym: int(expr[CONST]) for sym, expr in elim.solved.items()
+                 if sym.startswith(SYM) and set(expr) <= {CONST} and expr.get(CONST, Fraction(0)).denominator == 1}
     for i in violated:
-        for atom in problem.guards[i][0].expr.atoms(sympy.Function):
+        guard = problem.guards[i][0].expr
+        known = {s: sympy.Integer(constants.get(SYM + str(s), 0)) for s in guard.free_symbols if SYM + str(s) in constants}
+        for atom in guard.xreplace(known).atoms(sympy.Function):
             if type(atom).__name__ not in ("Mod", "PythonMod") or not atom.args[1].is_Integer:
                 continue
             lin = lin_from_sympy(atom.args[0], allowed)

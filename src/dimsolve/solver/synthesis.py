@@ -56,7 +56,8 @@ def _involved(problem: Problem, cand: Candidate, timeout_ms: int) -> list[str]:
             aff = cand.par.symbols.get(sym)
             if aff and aff.param and aff.param not in involved:
                 involved.append(aff.param)
-    return involved
+    order = list(cand.par.params)
+    return sorted(involved, key=order.index)
 
 
 def _value(aff: Affine, cand: Candidate) -> Affine:
@@ -100,13 +101,15 @@ def fixed_spec(problem: Problem, cand: Candidate) -> Spec:
     return replace(problem.spec, entries=entries, roots=roots)
 
 
-def _changes(problem: Problem, cand: Candidate) -> tuple[list[SpecChange], dict[str, SpecChange]]:
+def _changes(problem: Problem, current: Problem, cand: Candidate, pinned: dict[str, int]) -> tuple[list[SpecChange], dict[str, SpecChange]]:
     new_roots: list[SpecChange] = []
     others: list[SpecChange] = []
     change_of: dict[str, SpecChange] = {}
     for root in user_roots(problem):
         change: SpecChange | None = None
-        if root in cand.par.auto_roots:
+        if root in pinned:
+            change = Specialize(root, pinned[root])
+        elif root in cand.par.auto_roots:
             change = MakeAuto(root)
         elif root in cand.par.roots:
             aff = _value(cand.par.roots[root], cand)
@@ -114,11 +117,11 @@ def _changes(problem: Problem, cand: Candidate) -> tuple[list[SpecChange], dict[
                 change = Specialize(root, aff.offset)
             elif aff.param != root:
                 if aff.param in cand.par.new_params and not any(getattr(c, "name", None) == aff.param for c in new_roots):
-                    rng = _printed_range(problem, aff.param, cand.boxes[aff.param])
+                    rng = _printed_range(current, aff.param, cand.boxes[aff.param])
                     new_roots.append(NewRoot(aff.param, rng.min, rng.max))
                 change = Relate(root, aff.param, aff.coeff, aff.offset)
             else:
-                rng = _printed_range(problem, root, cand.boxes[root])
+                rng = _printed_range(current, root, cand.boxes[root])
                 if rng != problem.spec.roots.get(root, RootDim(root)):
                     change = SetRange(root, rng.min, rng.max)
         if change is not None:
@@ -127,15 +130,57 @@ def _changes(problem: Problem, cand: Candidate) -> tuple[list[SpecChange], dict[
     return new_roots + others, change_of
 
 
-def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> FixPlan | None:
-    """The weakest verified fix, or None when the equalities are contradictory (spec errors first)."""
-    par = parametrise(problem, {v.index for v in verdict.violations})
+def pin_roots(spec: Spec, pinned: dict[str, int]) -> Spec:
+    """The spec with some roots specialised: their users become static sizes."""
+    entries = tuple(
+        replace(e, dim=DimSpec(DimKind.STATIC, value=e.dim.coeff * pinned[e.dim.root] + e.dim.offset))
+        if e.dim.is_named and e.dim.root in pinned else e
+        for e in spec.entries
+    )
+    return replace(spec, entries=entries, roots={k: v for k, v in spec.roots.items() if k not in pinned})
+
+
+def _round(current: Problem, violated: set[int], timeout_ms: int) -> Candidate | None:
+    par = parametrise(current, violated)
     if par is None:
         return None
-    cand = Candidate(par, initial_boxes(problem, par))
-    if candidate_valid(problem, cand, timeout_ms) is not Outcome.UNSAT:
-        search_boxes(problem, cand, _involved(problem, cand, timeout_ms), timeout_ms)
-    fixed = fixed_spec(problem, cand)
-    changes, change_of = _changes(problem, cand)
+    cand = Candidate(par, initial_boxes(current, par))
+    if candidate_valid(current, cand, timeout_ms) is not Outcome.UNSAT:
+        search_boxes(current, cand, _involved(current, cand, timeout_ms), timeout_ms)
+    return cand
+
+
+def _collapsed_roots(problem: Problem, cand: Candidate) -> list[tuple[str, int]]:
+    """User roots the box search had to specialise, in the user's order, with their values."""
+    out = []
+    for root in user_roots(problem):
+        aff = cand.par.roots.get(root)
+        if aff is not None and aff.param in cand.fixed:
+            out.append((root, aff.coeff * cand.fixed[aff.param] + aff.offset))
+    return out
+
+
+def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> FixPlan | None:
+    """The weakest verified fix, or None when the equalities are contradictory (spec errors first).
+
+    When the range search must specialise several roots, pinning only the first and solving again
+    often lets the others stay dynamic (``x.view(x.shape[0] - 1, -1)``: pin dim 0, dim 1 even).
+    """
+    violated = {v.index for v in verdict.violations}
+    pinned: dict[str, int] = {}
+    current = problem
+    cand = _round(current, violated, timeout_ms)
+    while cand is not None:
+        collapsed = _collapsed_roots(current, cand)
+        if len(collapsed) < 2:
+            break
+        root, value = collapsed[0]
+        pinned[root] = value
+        current = build_problem(problem.guardset, pin_roots(problem.spec, pinned))
+        cand = _round(current, violated, timeout_ms)
+    if cand is None:
+        return None
+    fixed = fixed_spec(current, cand)
+    changes, change_of = _changes(problem, current, cand, pinned)
     verified = is_valid(build_problem(problem.guardset, fixed), timeout_ms) is Outcome.UNSAT
     return FixPlan(tuple(changes), fixed, verified and not cand.undecided, change_of)

@@ -1,0 +1,44 @@
+"""Load a user's case factory from ``path/to/file.py:factory``. This runs the user's code."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from typing import Any
+
+
+class CaseError(Exception):
+    """The target cannot be loaded or does not return a case; the message says what to do."""
+
+
+def load_case(target: str) -> Any:
+    from dimsolve.export.api import Case
+
+    path, sep, factory_name = target.rpartition(":")
+    if not sep or not path or not factory_name:
+        raise CaseError(f"expected path/to/file.py:factory, got {target!r}")
+    if not os.path.isfile(path):
+        raise CaseError(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(f"dimsolve_case_{abs(hash(path))}", path)
+    if spec is None or spec.loader is None:
+        raise CaseError(f"cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module failed to import: report it, don't crash
+        raise CaseError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise CaseError(f"{path} has no callable {factory_name!r}")
+    try:
+        result = factory()
+    except Exception as exc:
+        raise CaseError(f"{factory_name}() raised {type(exc).__name__}: {exc}") from exc
+    if isinstance(result, Case):
+        return result
+    if isinstance(result, tuple) and len(result) == 4:
+        model, args, kwargs, dynamic_shapes = result
+        return Case(model, tuple(args), dict(kwargs or {}), dynamic_shapes)
+    raise CaseError(f"{factory_name}() must return (model, args, kwargs, dynamic_shapes) or a dimsolve.Case")

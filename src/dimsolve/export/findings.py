@@ -1,0 +1,219 @@
+"""Turn the solver's verdict and fix plan into Diagnostics worded in the user's terms.
+
+The solver says *which* guards fail and *what* change fixes them; this module decides the code and
+the words. One diagnostic per change, carrying every violated guard that the change resolves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy
+
+from dimsolve.diagnostics.model import (
+    Applicability,
+    Diagnostic,
+    Fix,
+    Label,
+    MakeAuto,
+    NewRoot,
+    Relate,
+    SetRange,
+    Severity,
+    SpecChange,
+    Specialize,
+)
+from dimsolve.dims.model import DimKind, Spec, linear_text
+from dimsolve.export.terms import root_paths, spec_summary, symbol_path, user_expr
+from dimsolve.guards.model import GuardSet
+from dimsolve.solver.check import GuardViolation, Verdict
+from dimsolve.solver.problem import Problem
+from dimsolve.solver.synthesis import FixPlan
+
+
+def _roots_of(problem: Problem, v: GuardViolation) -> set[str]:
+    roots = set()
+    for sym in v.guard.symbols:
+        for e in problem.entries_of.get(sym, []):
+            if e.dim.root:
+                roots.add(e.dim.root)
+    return roots
+
+
+def _range_text(lo: int, hi: int | None) -> str:
+    return f"[{lo}, {'inf' if hi is None else hi}]"
+
+
+def _describe(change: SpecChange, spec: Spec, multi_symbol: bool) -> tuple[str, str]:
+    """(code, message) for one change."""
+    if isinstance(change, Specialize):
+        derived = any(e.dim.kind is DimKind.DERIVED for e in spec.users_of(change.target))
+        where = root_paths(spec, change.target)
+        if derived:
+            return "DS402", f"`{change.target}` must be {change.value}: the model's guards pin it to one value"
+        return "DS401", f"{where} must be static ({change.value}), but the spec makes it dynamic (`{change.target}`)"
+    if isinstance(change, Relate):
+        target = root_paths(spec, change.target)
+        if change.root.startswith("_") and change.root not in spec.roots:
+            return "DS501", f"{target} (`{change.target}`) must be of the form {linear_text(change.root, change.coeff, change.offset)}"
+        other = root_paths(spec, change.root) if change.root in spec.roots else change.root
+        if (change.coeff, change.offset) == (1, 0):
+            return "DS201", f"{target} must equal {other}"
+        return "DS202", f"{target} must equal {linear_text(other, change.coeff, change.offset)}"
+    if isinstance(change, SetRange):
+        where = root_paths(spec, change.target)
+        rng = _range_text(change.min, change.max)
+        if multi_symbol:
+            return "DS302", f"the model only supports part of the range of {where} (`{change.target}`): torch would export, then reject admitted inputs at run time"
+        return "DS301", f"the model only supports {where} (`{change.target}`) in {rng}"
+    if isinstance(change, MakeAuto):
+        where = root_paths(spec, change.target)
+        return "DS203", f"{where} (`{change.target}`) is determined by other dimensions in a way a Dim cannot express"
+    return "DS302", "the spec admits inputs the model rejects"
+
+
+def _counterexample(problem: Problem, v: GuardViolation) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for sym in sorted(v.guard.symbols):
+        if sym in v.counterexample:
+            out[symbol_path(problem.guardset, sym)] = v.counterexample[sym]
+    return out
+
+
+def _spec_paths(spec: Spec, roots: set[str]) -> tuple[str, ...]:
+    return tuple(e.spec_path for e in spec.entries if e.dim.root in roots)
+
+
+def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange], vs: list[GuardViolation], verified: bool) -> Diagnostic:
+    multi = any(len(v.guard.symbols) > 1 for v in vs)
+    code, message = _describe(change, problem.spec, multi)
+    first = vs[0] if vs else None
+    guards = [user_expr(v.guard.expr, problem.guardset) for v in vs]
+    facts: dict[str, object] = {"spec": spec_summary(problem.spec)}
+    if first is not None:
+        facts["guard"] = guards[0]
+        facts["counterexample"] = _counterexample(problem, first)
+    labels = tuple(Label(v.guard.origin, user_expr(v.guard.expr, problem.guardset)) for v in vs if v.guard.origin)
+    notes = tuple(f"also required: {g}" for g in dict.fromkeys(guards[1:]) if g != guards[0])
+    roots = {getattr(change, "target", "")} | ({change.root} if isinstance(change, Relate) else set())
+    applicability = Applicability.VERIFIED if verified else Applicability.UNVERIFIED
+    return Diagnostic(
+        code=code,
+        severity=Severity.ERROR,
+        message=message,
+        paths=_spec_paths(problem.spec, roots),
+        labels=labels,
+        notes=notes,
+        fixes=(Fix(message, tuple(extra) + (change,), applicability),),
+        facts=facts,
+    )
+
+
+def _involved_roots(change: SpecChange) -> set[str]:
+    return {getattr(change, "target", "")} | ({change.root} if isinstance(change, Relate) else set())
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def _score(problem: Problem, plan: FixPlan, v: GuardViolation, change: SpecChange) -> float:
+    """How well ``change`` explains violation ``v``: same kind of constraint, same roots."""
+    roots, involved = _roots_of(problem, v), _involved_roots(change)
+    if not roots & involved and not _final(plan, roots) & _final(plan, involved):
+        return 0.0
+    is_equality = isinstance(v.guard.expr, sympy.Equality)
+    kind_match = is_equality == isinstance(change, (Relate, Specialize, MakeAuto))
+    return 2.0 * kind_match + _jaccard(roots, involved) + _jaccard(_final(plan, roots), _final(plan, involved))
+
+
+def _final(plan: FixPlan, roots: set[str]) -> set[str]:
+    """Roots after the fix: ``dy = dx`` maps dy to dx."""
+    out = set()
+    for r in roots:
+        change = plan.change_of.get(r)
+        out.add(change.root if isinstance(change, Relate) else r)
+    return out
+
+
+def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | None) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    remaining = list(verdict.violations)
+    if plan is not None:
+        changes = [c for c in plan.changes if not isinstance(c, NewRoot)]
+        new_roots = {c.name: c for c in plan.changes if isinstance(c, NewRoot)}
+        owned: dict[int, list[GuardViolation]] = {i: [] for i in range(len(changes))}
+        remaining = []
+        for v in verdict.violations:
+            scores = [_score(problem, plan, v, c) for c in changes]
+            if scores and max(scores) > 0:
+                owned[scores.index(max(scores))].append(v)
+            else:
+                remaining.append(v)
+        for i, change in enumerate(changes):
+            if not owned[i]:  # a change needed by a guard another change owns: show that guard too
+                context = max(verdict.violations, key=lambda v: _score(problem, plan, v, change), default=None)
+                if context is not None and _score(problem, plan, context, change) > 0:
+                    owned[i] = [context]
+            extra = [new_roots[change.root]] if isinstance(change, Relate) and change.root in new_roots else []
+            out.append(_diagnostic(problem, change, extra, owned[i], plan.verified))
+    out += [_unattributed(problem, v) for v in remaining]
+    return sorted(out, key=_source_order)
+
+
+def _source_order(d: Diagnostic) -> tuple[str, int]:
+    loc = d.labels[0].location if d.labels else None
+    return (loc.file, loc.line) if loc else ("~", 0)
+
+
+def _unattributed(problem: Problem, v: GuardViolation) -> Diagnostic:
+    guard = user_expr(v.guard.expr, problem.guardset)
+    return Diagnostic(
+        code="DS302",
+        severity=Severity.ERROR,
+        message=f"the spec admits inputs that fail `{guard}`",
+        paths=_spec_paths(problem.spec, _roots_of(problem, v)),
+        labels=(Label(v.guard.origin, guard),) if v.guard.origin else (),
+        help=("no fix in torch's Dim language was found; narrow the Dims involved or use Dim.AUTO",),
+        facts={"guard": guard, "counterexample": _counterexample(problem, v), "spec": spec_summary(problem.spec)},
+    )
+
+
+def solver_limit_diagnostics(problem: Problem, verdict: Verdict, guardset: GuardSet) -> list[Diagnostic]:
+    out = []
+    for record, reason in problem.unsupported:
+        guard = user_expr(record.expr, guardset)
+        out.append(Diagnostic(
+            code="DS902", severity=Severity.ERROR,
+            message=f"cannot decide `{guard}`: {reason}",
+            labels=(Label(record.origin, guard),) if record.origin else (),
+            help=("this guard was not checked; please report it so dimsolve can learn the operation",),
+            facts={"guard": guard},
+        ))
+    for record in verdict.undecided:
+        guard = user_expr(record.expr, guardset)
+        out.append(Diagnostic(
+            code="DS901", severity=Severity.ERROR,
+            message=f"the solver could not decide `{guard}` within its time budget",
+            labels=(Label(record.origin, guard),) if record.origin else (),
+            help=("raise the budget with timeout_ms=..., or simplify the spec (fewer dynamic dims)",),
+            facts={"guard": guard},
+        ))
+    return out
+
+
+def zero_one_diagnostics(problem: Problem) -> list[Diagnostic]:
+    """Dims the spec makes dynamic but torch traced as static because the example size is 0 or 1."""
+    out = []
+    for entry in problem.unsymbolic:
+        if entry.example not in (0, 1) or entry.dim.kind is DimKind.AUTO:
+            continue
+        name = f" (`{entry.dim.expr_text()}`)" if entry.dim.is_named else ""
+        out.append(Diagnostic(
+            code="DS403", severity=Severity.ERROR,
+            message=f"{entry.path}{name} has example size {entry.example}, so torch specialises it to {entry.example}",
+            paths=(entry.spec_path,),
+            help=(f"use an example input with {entry.path} >= 2 to keep it dynamic",),
+            facts={"spec": spec_summary(problem.spec)},
+        ))
+    return out

@@ -1,0 +1,98 @@
+"""The ``Report``: findings as data, the fixed spec, and the renderings users and machines read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dimsolve.diagnostics.json_render import render_json
+from dimsolve.diagnostics.model import Diagnostic, SourceLocation, SpecChange
+from dimsolve.diagnostics.sarif import render_sarif
+from dimsolve.diagnostics.text import render_text
+from dimsolve.dims.model import Spec
+from dimsolve.guards.model import GuardSet
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One error finding in the shape the public API promises."""
+
+    code: str
+    message: str
+    paths: tuple[str, ...]
+    guard: str | None
+    location: SourceLocation | None
+    counterexample: dict[str, int]
+    fix: tuple[SpecChange, ...]
+
+    @classmethod
+    def from_diagnostic(cls, d: Diagnostic) -> "Violation":
+        cex = d.facts.get("counterexample")
+        guard = d.facts.get("guard")
+        return cls(
+            code=d.code,
+            message=d.message,
+            paths=d.paths,
+            guard=guard if isinstance(guard, str) else None,
+            location=d.labels[0].location if d.labels else None,
+            counterexample=dict(cex) if isinstance(cex, dict) else {},
+            fix=tuple(c for f in d.fixes for c in f.changes),
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``check_dynamic_shapes`` found. ``ok`` is False iff there is an error-severity finding."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    spec: Spec | None = None
+    fixed_spec: Spec | None = None
+    guardset: GuardSet | None = None
+    fix_verified: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [Violation.from_diagnostic(d) for d in self.diagnostics if d.is_error]
+
+    @property
+    def fixed_dynamic_shapes(self) -> Any:
+        """The fixed spec in the user's own structure, as torch objects; None when there is nothing to fix."""
+        if self.fixed_spec is None:
+            return None
+        from dimsolve.dims.render import to_torch
+
+        return to_torch(self.fixed_spec)
+
+    @property
+    def fix_code(self) -> str | None:
+        if self.fixed_spec is None:
+            return None
+        from dimsolve.dims.render import render_python
+
+        return render_python(self.fixed_spec)
+
+    def __str__(self) -> str:
+        return render_text(self.diagnostics, fix_code=self.fix_code)
+
+    def model_dump_json(self) -> str:
+        extra: dict[str, object] = {}
+        if self.guardset is not None:
+            extra["symbols"] = [
+                {"name": str(s.paths[0]) if s.paths else s.name, "example": s.example, "backed": s.backed}
+                for s in self.guardset.symbols
+            ]
+        return render_json(self.diagnostics, ok=self.ok, fix_code=self.fix_code, extra=extra)
+
+    def to_sarif(self) -> dict[str, Any]:
+        from dimsolve import __version__
+
+        return render_sarif(self.diagnostics, tool_version=__version__)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(self.model_dump_json())
