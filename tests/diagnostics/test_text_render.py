@@ -147,3 +147,9 @@ def test_display_path(file, cwd, expected):
 def test_verified_fix_block_header():
     d = Diagnostic("DS201", Severity.ERROR, "m", fixes=(Fix("t", (Relate("dy", "dx"),), Applicability.VERIFIED),))
     assert "Suggested fixes (apply all; verified):\n  dy = dx" in render_text([d], fix_code="dy = dx")
+
+
+def test_spec_line_is_not_repeated_on_findings_without_spec_paths():
+    out = render_text([CASES["ds601"], CASES["ds602"]], spec_line=SPEC_LINE)
+    assert SPEC_LINE not in out
+    assert SPEC_LINE in render_text([CASES["ds403"]], spec_line=SPEC_LINE)

@@ -107,8 +107,11 @@ def counterexample_text(values: object) -> str:
 
 def _fact_lines(st: _Style, d: Diagnostic, spec_line: str | None) -> list[str]:
     lines: list[str] = []
-    spec = d.facts.get("spec", spec_line)
     guard = d.facts.get("guard")
+    spec = d.facts.get("spec")
+    # the report-wide spec line only helps findings about the spec (not, e.g., data-dependent ones)
+    if spec is None and (d.paths or guard is not None or "counterexample" in d.facts):
+        spec = spec_line
     if spec is not None:
         text = f"  {spec}" + (f"      guard: {guard}" if guard is not None else "")
         lines += _field(st, "spec", text)
@@ -182,8 +185,9 @@ def render_text(
 ) -> str:
     """The whole human report: each diagnostic, the combined fix code, then a summary line.
 
-    ``spec_line`` is a one-line rendering of the user's spec, shown as ``= spec:`` for any
-    diagnostic that does not carry its own ``"spec"`` fact. No ANSI codes unless ``color``.
+    ``spec_line`` is a one-line rendering of the user's spec, shown as ``= spec:`` for a
+    diagnostic about the spec (one with paths, a guard or a counterexample) that does not carry
+    its own ``"spec"`` fact. No ANSI codes unless ``color``.
 
     >>> print(render_text([]))
     no problems found: the spec is valid

@@ -117,7 +117,7 @@ def _read_torch_dim(value: Any, example: int, types: TorchTypes | None) -> Readi
 
 
 def _read_derived(value: Any, types: TorchTypes) -> Reading:
-    from sympy import Integer
+    from sympy import Integer  # type: ignore[import-untyped]
 
     root_obj = getattr(value, "root", None)
     fn = getattr(value, "fn", None)

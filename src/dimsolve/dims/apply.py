@@ -63,7 +63,9 @@ def _set_range(change: SetRange, entries: list[SpecEntry], roots: dict[str, Root
     _rewrite(change.target, entries, roots, lambda d: replace(d, min=change.min, max=change.max))
 
 
-def _rewrite(target: str, entries: list[SpecEntry], roots: dict[str, RootDim], fn: Callable[[DimSpec], DimSpec]) -> None:
+def _rewrite(
+    target: str, entries: list[SpecEntry], roots: dict[str, RootDim], fn: Callable[[DimSpec], DimSpec]
+) -> None:
     """Replace the dim of every entry the target names: all users of a root, or one path."""
     if target in roots:
         chosen = [i for i, e in enumerate(entries) if e.dim.is_named and e.dim.root == target]

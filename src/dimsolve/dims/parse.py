@@ -79,7 +79,7 @@ def _bind(
         if isinstance(target, inspect.Signature):
             sig = target
         elif types is not None and isinstance(target, types.module):
-            sig = inspect.signature(target.forward)
+            sig = inspect.signature(getattr(target, "forward"))
         else:
             sig = inspect.signature(target)
         arguments = sig.bind(*args, **kwargs).arguments
@@ -120,7 +120,9 @@ class _TopLevel:
         return LayoutNode(NodeKind.NONE, children=(self._by_name({}),))
 
     def _by_name(self, spec: dict[Any, Any]) -> LayoutNode:
-        nodes = {n: self.w.walk(v, spec.get(n, DEFAULT), InputPath((n,)), sub_path(TOP, n)) for n, v in self.inputs.items()}
+        nodes = {
+            n: self.w.walk(v, spec.get(n, DEFAULT), InputPath((n,)), sub_path(TOP, n)) for n, v in self.inputs.items()
+        }
         keys = [k for k in spec if k in nodes] + [n for n in self.names if n not in spec]
         return LayoutNode(NodeKind.DICT, keys=tuple(keys), children=tuple(nodes[k] for k in keys))
 
@@ -263,10 +265,12 @@ class _Walker:
         valid = ", ".join(repr(k) for k in value)
         for key in spec:
             if key not in value:
-                self.error("DS101", f"{spath} has key {key!r}, which {ipath} does not have", (sub_path(spath, key),), f"use the keys of {ipath}: {valid}")
+                message = f"{spath} has key {key!r}, which {ipath} does not have"
+                self.error("DS101", message, (sub_path(spath, key),), f"use the keys of {ipath}: {valid}")
         for key in value:
             if key not in spec:
-                self.error("DS101", f"{spath} has no entry for key {key!r} of {ipath}", (sub_path(spath, key),), f"add {key!r}: None (static) or a spec for it")
+                message = f"{spath} has no entry for key {key!r} of {ipath}"
+                self.error("DS101", message, (sub_path(spath, key),), f"add {key!r}: None (static) or a spec for it")
 
     def _leaf(self, value: Any, spec: Any, ipath: InputPath, spath: str) -> LayoutNode:
         if spec is DEFAULT or spec is None:
@@ -275,9 +279,13 @@ class _Walker:
         style = hint_style(spec, self.types) if is_int else None
         if style is not None:
             return LayoutNode(NodeKind.OTHER, style=style.encode(), input=ipath)
-        what = f"an int ({value})" if is_int else f"a {type(value).__name__}"
-        hint = "use None (static) or Dim.AUTO / Dim.DYNAMIC for an int input; named Dims only describe tensor dimensions" if is_int else f"use None: only tensors take a shape spec"
-        self.error("DS103", f"{spath} gives {describe(spec)} for {ipath}, which is {what}, not a tensor", (spath,), hint)
+        if is_int:
+            what = f"an int ({value})"
+            hint = "use None (static) or Dim.AUTO / Dim.DYNAMIC for an int input; named Dims describe tensor dimensions"
+        else:
+            what, hint = f"a {type(value).__name__}", "use None: only tensors take a shape spec"
+        message = f"{spath} gives {describe(spec)} for {ipath}, which is {what}, not a tensor"
+        self.error("DS103", message, (spath,), hint)
         return LayoutNode(NodeKind.NONE, input=ipath)
 
     # --- tensors --------------------------------------------------------------------------------
@@ -318,14 +326,18 @@ class _Walker:
         given: dict[int, tuple[Any, str]] = {}
         for key, dim in spec.items():
             kpath = sub_path(spath, key)
+            axes = f"0 to {rank - 1}"
             if not is_plain_int(key):
-                self.error("DS109", f"axis key {describe(key)} in {spath} is not an int", (kpath,), f"key dimensions by index, 0 to {rank - 1}")
+                message = f"axis key {describe(key)} in {spath} is not an int"
+                self.error("DS109", message, (kpath,), f"key dimensions by index, {axes}")
             elif -rank <= key < 0:
                 # torch marks the tensor with the negative index but looks ranges up by the positive one:
                 # Dim.AUTO silently becomes static and derived dims crash
-                self.error("DS102", f"{spath} uses the negative axis {key}, which torch does not handle consistently", (kpath,), f"write {key + rank} instead of {key}")
+                message = f"{spath} uses the negative axis {key}, which torch does not handle consistently"
+                self.error("DS102", message, (kpath,), f"write {key + rank} instead of {key}")
             elif not 0 <= key < rank:
-                self.error("DS102", f"{spath} has axis {key} but {ipath} has rank {rank} (shape {shape})", (kpath,), f"use axes 0 to {rank - 1}")
+                message = f"{spath} has axis {key} but {ipath} has rank {rank} (shape {shape})"
+                self.error("DS102", message, (kpath,), f"use axes {axes}")
             else:
                 given[key] = (dim, kpath)
         for axis, size in enumerate(shape):

@@ -44,7 +44,7 @@ def _range_text(lo: int, hi: int | None) -> str:
     return f"[{lo}, {'inf' if hi is None else hi}]"
 
 
-def _describe(change: SpecChange, spec: Spec, multi_symbol: bool) -> tuple[str, str]:
+def _describe(change: SpecChange, spec: Spec, multi_symbol: bool, nonlinear: bool = False) -> tuple[str, str]:
     """(code, message) for one change."""
     if isinstance(change, Specialize):
         derived = any(e.dim.kind is DimKind.DERIVED for e in spec.users_of(change.target))
@@ -68,8 +68,15 @@ def _describe(change: SpecChange, spec: Spec, multi_symbol: bool) -> tuple[str, 
         return "DS301", f"the model only supports {where} (`{change.target}`) in {rng}"
     if isinstance(change, MakeAuto):
         where = root_paths(spec, change.target)
+        if nonlinear:
+            return "DS502", f"{where} (`{change.target}`) is a non-linear function of other dimensions, which a Dim cannot express"
         return "DS203", f"{where} (`{change.target}`) is determined by other dimensions in a way a Dim cannot express"
     return "DS302", "the spec admits inputs the model rejects"
+
+
+def _is_nonlinear(expr: sympy.Basic) -> bool:
+    return any(len(m.free_symbols) > 1 for m in expr.atoms(sympy.Mul)) or any(
+        isinstance(p.exp, sympy.Integer) and p.exp > 1 for p in expr.atoms(sympy.Pow))
 
 
 def _counterexample(problem: Problem, v: GuardViolation) -> dict[str, int]:
@@ -86,7 +93,8 @@ def _spec_paths(spec: Spec, roots: set[str]) -> tuple[str, ...]:
 
 def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange], vs: list[GuardViolation], verified: bool) -> Diagnostic:
     multi = any(len(v.guard.symbols) > 1 for v in vs)
-    code, message = _describe(change, problem.spec, multi)
+    nonlinear = any(_is_nonlinear(v.guard.expr) for v in vs)
+    code, message = _describe(change, problem.spec, multi, nonlinear)
     first = vs[0] if vs else None
     guards = [user_expr(v.guard.expr, problem.guardset) for v in vs]
     facts: dict[str, object] = {"spec": spec_summary(problem.spec)}
@@ -95,6 +103,8 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         facts["counterexample"] = _counterexample(problem, first)
     labels = tuple(Label(v.guard.origin, user_expr(v.guard.expr, problem.guardset)) for v in vs if v.guard.origin)
     notes = tuple(f"also required: {g}" for g in dict.fromkeys(guards[1:]) if g != guards[0])
+    if isinstance(change, MakeAuto) and guards:
+        notes += (f"with Dim.AUTO, torch.export infers it from `{guards[0]}` and checks it at run time",)
     roots = {getattr(change, "target", "")} | ({change.root} if isinstance(change, Relate) else set())
     applicability = Applicability.VERIFIED if verified else Applicability.UNVERIFIED
     return Diagnostic(

@@ -15,7 +15,10 @@ hand-written parser that can only build the expressions listed here::
 Precedence is Python's, so the text torch prints (``Eq((s0//2), s1)``, ``(s0 > 2) & Ne(s0, s1)``)
 reads back with the meaning Python would give it. The callable names are ``FUNCTION_NAMES``;
 torch's own classes (``FloorDiv``, ``Mod``, ``Min`` ...) are imported from
-``torch.utils._sympy.functions`` only when an expression uses them.
+``torch.utils._sympy.functions`` only when an expression uses them (without torch, using one is
+a ``CodecError``). Limits keep hostile text cheap: ``max_len`` characters, ``max_depth`` levels
+of nesting, integer constants up to ``10**30``, exponents up to 64 and at most 256 operands in
+one ``And``/``Or``/``Min``/``Max``.
 
 Symbols: torch creates input sizes as ``Symbol("s0", integer=True, positive=True)`` and unbacked
 sizes as ``Symbol("u0", integer=True)``; sympy symbols with different assumptions are different
@@ -58,7 +61,7 @@ class CodecError(ValueError):
 
 # --- the callable names ------------------------------------------------------------------------
 
-NUM, BOOL = "n", "b"
+_NUM, _BOOL = "n", "b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +72,23 @@ class _Fn:
     max_args: int | None
     kinds: str
     source: str  # "sympy" or "torch"
-    attr: str = ""  # the attribute in its module when it differs from the name
 
 
 _FUNCTIONS: dict[str, _Fn] = {
-    **{name: _Fn(2, 2, NUM, "sympy") for name in ("Eq", "Ne", "Lt", "Le", "Gt", "Ge")},
-    "And": _Fn(1, None, BOOL, "sympy"),
-    "Or": _Fn(1, None, BOOL, "sympy"),
-    "Not": _Fn(1, 1, BOOL, "sympy"),
-    "Abs": _Fn(1, 1, NUM, "sympy"),
-    "floor": _Fn(1, 1, NUM, "sympy"),
-    "ceiling": _Fn(1, 1, NUM, "sympy"),
-    **{name: _Fn(2, 2, NUM, "torch") for name in ("FloorDiv", "CeilDiv", "CleanDiv", "Mod", "PythonMod")},
-    **{name: _Fn(2, 2, NUM, "torch") for name in ("IntTrueDiv", "PowByNatural")},
-    **{name: _Fn(1, 1, NUM, "torch") for name in ("TruncToInt", "FloorToInt", "CeilToInt", "Identity")},
-    "Min": _Fn(1, None, NUM, "torch"),
-    "Max": _Fn(1, None, NUM, "torch"),
-    "ModularIndexing": _Fn(3, 3, NUM, "torch"),
-    "Where": _Fn(3, 3, BOOL + NUM + NUM, "torch"),
+    **{name: _Fn(2, 2, _NUM, "sympy") for name in ("Eq", "Ne", "Lt", "Le", "Gt", "Ge")},
+    "And": _Fn(1, None, _BOOL, "sympy"),
+    "Or": _Fn(1, None, _BOOL, "sympy"),
+    "Not": _Fn(1, 1, _BOOL, "sympy"),
+    "Abs": _Fn(1, 1, _NUM, "sympy"),
+    "floor": _Fn(1, 1, _NUM, "sympy"),
+    "ceiling": _Fn(1, 1, _NUM, "sympy"),
+    **{name: _Fn(2, 2, _NUM, "torch") for name in ("FloorDiv", "CeilDiv", "CleanDiv", "Mod", "PythonMod")},
+    **{name: _Fn(2, 2, _NUM, "torch") for name in ("IntTrueDiv", "PowByNatural")},
+    **{name: _Fn(1, 1, _NUM, "torch") for name in ("TruncToInt", "FloorToInt", "CeilToInt", "Identity")},
+    "Min": _Fn(1, None, _NUM, "torch"),
+    "Max": _Fn(1, None, _NUM, "torch"),
+    "ModularIndexing": _Fn(3, 3, _NUM, "torch"),
+    "Where": _Fn(3, 3, _BOOL + _NUM + _NUM, "torch"),
 }
 
 FUNCTION_NAMES: frozenset[str] = frozenset(_FUNCTIONS)
@@ -103,19 +105,16 @@ def _torch_functions() -> ModuleType | None:
 
 def _resolve(name: str, position: int | None) -> Callable[..., sympy.Basic]:
     fn = _FUNCTIONS[name]
-    if fn.source == "sympy":
-        resolved: Callable[..., sympy.Basic] = getattr(sympy, fn.attr or name)
-        return resolved
-    module = _torch_functions()
-    if module is None or not hasattr(module, fn.attr or name):
+    module = sympy if fn.source == "sympy" else _torch_functions()
+    if module is None or not hasattr(module, name):
         raise CodecError(f"{name} needs torch's sympy functions (torch.utils._sympy.functions)", position)
-    resolved = getattr(module, fn.attr or name)
+    resolved: Callable[..., sympy.Basic] = getattr(module, name)
     return resolved
 
 
 def _kind_of(value: sympy.Basic) -> str:
     # not ``isinstance(value, Boolean)``: sympy's Symbol is both an Expr and a Boolean
-    return NUM if isinstance(value, sympy.Expr) else BOOL
+    return _NUM if isinstance(value, sympy.Expr) else _BOOL
 
 
 def _arg_kinds(fn: _Fn, count: int) -> str:
@@ -259,8 +258,8 @@ class _Parser:
         after = self.peek()
         if after.kind == "op" and after.text in _COMPARISONS:
             raise CodecError("chained comparisons are not supported; combine them with '&'", after.pos)
-        _need(left, NUM, token)
-        _need(right, NUM, token)
+        _need(left, _NUM, token)
+        _need(right, _NUM, token)
         return _build(_COMPARISONS[token.text], (left, right), token)
 
     def binary(self, min_prec: int) -> sympy.Basic:
@@ -362,14 +361,15 @@ def _check_call(name: str, fn: _Fn, args: Sequence[sympy.Basic], pos: int) -> No
             raise CodecError(f"argument {i + 1} of {name} must be {_KIND_WORDS[kind]}", pos)
 
 
-_KIND_WORDS = {NUM: "a number", BOOL: "a condition"}
+_KIND_WORDS = {_NUM: "a number", _BOOL: "a condition"}
 
 
 _LATTICE_NAMES = {"And", "Or", "Min", "Max"}
 
 
 def _check_operands(function: Callable[..., sympy.Basic], args: Sequence[sympy.Basic], token: Token) -> None:
-    count = sum(len(a.args) if isinstance(function, type) and isinstance(a, function) else 1 for a in args)
+    flattens = isinstance(function, type)
+    count = sum(len(a.args) if flattens and type(a) is function else 1 for a in args)
     if count > MAX_OPERANDS:
         raise CodecError(f"{token.text!r} has {count} operands; the limit is {MAX_OPERANDS}", token.pos)
 
@@ -392,7 +392,7 @@ def _build(fn: Callable[..., sympy.Basic], args: Sequence[sympy.Basic], token: T
 def _fold(ops: Sequence[Token], operands: Sequence[sympy.Basic]) -> sympy.Basic:
     """Combine one run of same-precedence operators at once (a long ``a + b + ...`` stays linear)."""
     first = ops[0]
-    kind = BOOL if first.text in ("&", "|") else NUM
+    kind = _BOOL if first.text in ("&", "|") else _NUM
     for op, operand in zip((first, *ops), operands):
         _need(operand, kind, op)
     if first.text in ("&", "|"):
@@ -417,12 +417,12 @@ def _fold_products(ops: Sequence[Token], operands: Sequence[sympy.Basic]) -> sym
 
 
 def _negate(value: sympy.Basic, token: Token) -> sympy.Basic:
-    _need(value, NUM, token)
+    _need(value, _NUM, token)
     return _build(sympy.Mul, (sympy.S.NegativeOne, value), token)
 
 
 def _not(value: sympy.Basic, token: Token) -> sympy.Basic:
-    _need(value, BOOL, token)
+    _need(value, _BOOL, token)
     return _build(sympy.Not, (value,), token)
 
 
@@ -433,8 +433,8 @@ def _integer(token: Token) -> sympy.Integer:
 
 
 def _power(base: sympy.Basic, exponent: sympy.Basic, token: Token) -> sympy.Basic:
-    _need(base, NUM, token)
-    _need(exponent, NUM, token)
+    _need(base, _NUM, token)
+    _need(exponent, _NUM, token)
     _check_power(base, exponent, token)
     return _build(sympy.Pow, (base, exponent), token)
 
@@ -544,7 +544,7 @@ def _fmt_pow(expr: sympy.Pow) -> str:
 
 def _fmt_relational(expr: sympy.Basic) -> tuple[str, int]:
     lhs, rhs = expr.args
-    if _kind_of(lhs) != NUM or _kind_of(rhs) != NUM:
+    if _kind_of(lhs) != _NUM or _kind_of(rhs) != _NUM:
         raise CodecError(f"cannot write comparisons of conditions: {expr}")
     name = _CALL_RELATIONALS.get(type(expr))
     if name is not None:

@@ -165,7 +165,11 @@ def parametrise(problem: Problem, violated: set[int]) -> Parametrisation | None:
     examples = root_examples(problem)
     result = Parametrisation({}, {}, [], {}, consumed=consumed)
     groups: dict[str, list[str]] = {}
+    defined = defined_by_guards(problem, elim, consumed)
+    result.auto_roots.extend(defined)
     for r in roots:
+        if r in defined:
+            continue
         affine = _as_affine(elim.value_of(ROOT + r))
         if affine is None:
             result.auto_roots.append(r)
@@ -221,3 +225,41 @@ def _symbols_affine(problem: Problem, elim: Elimination, result: Parametrisation
         coeff, offset = p * m, p * r0 + c - p * m * shift
         if coeff.denominator == 1 and offset.denominator == 1:
             result.symbols[name] = Affine(pname, int(coeff), int(offset))
+
+
+def _single_symbol_root(problem: Problem, sym: str) -> str | None:
+    """The user root that names ``sym`` and nothing else (so leaving it to Dim.AUTO loses no relation)."""
+    entries = problem.entries_of.get(sym, [])
+    roots = {e.dim.root for e in entries if e.dim.is_named}
+    if len(roots) != 1 or len(entries) != len([e for e in entries if e.dim.is_named]):
+        return None
+    root = next(iter(roots))
+    users = {n for n, es in problem.entries_of.items() for e in es if e.dim.root == root}
+    return root if users == {sym} else None
+
+
+def defined_by_guards(problem: Problem, elim: Elimination, consumed: set[int]) -> list[str]:
+    """Roots a non-linear equality defines outright (``Eq(x*y, z)`` defines z's root).
+
+    Torch's Dim language cannot write ``dz = dx*dy``; ``Dim.AUTO`` lets export infer it, which keeps
+    every dimension dynamic instead of specialising all three.
+    """
+    defined: list[str] = []
+    for i, (record, _) in enumerate(problem.guards):
+        expr = record.expr
+        if i in consumed or not isinstance(expr, sympy.Equality):
+            continue
+        diff = sympy.expand(expr.lhs - expr.rhs)
+        for s in sorted(diff.free_symbols, key=str):
+            slope = diff.diff(s)
+            if slope not in (1, -1) or s in (diff - slope * s).free_symbols:
+                continue
+            root = _single_symbol_root(problem, str(s))
+            if root is None or root in defined:
+                continue
+            free = [v for v in elim.value_of(ROOT + root) if v != CONST]
+            group = [r for r in user_roots(problem) if r != root and ROOT + root in elim.value_of(ROOT + r)]
+            if free == [ROOT + root] and not group:
+                defined.append(root)
+                break
+    return defined
