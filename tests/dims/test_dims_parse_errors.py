@@ -39,6 +39,10 @@ ERRORS = [
     _err("forgot-to-wrap-dict-input", DictInput(), ({"a": t(4), "b": t(4)},), {"a": (d,), "b": (d,)},
          "DS101", 'dynamic_shapes["a"]'),
     _err("list-input-length", ListInput(), ([t(4), t(4)],), {"xs": [(d,)]}, "DS101", 'dynamic_shapes["xs"]'),
+    _err("var-keyword-by-name", lambda x, **kw: None, (t(4),), {"x": (d,), "kw": {"a": None}}, "DS101",
+         'dynamic_shapes["kw"]', {"a": t(3)}),
+    _err("var-keyword-positional", lambda x, **kw: None, (t(4),), ((d,), {"a": None}), "DS101",
+         "dynamic_shapes[1]", {"a": t(3)}),
     _err("args-do-not-bind", Two(), (t(4),), None, "DS101", "dynamic_shapes"),
     # DS102: rank
     _err("tuple-too-long", Two(), (t(4, 3), t(4)), {"x": (d, None, None), "y": None}, "DS102", 'dynamic_shapes["x"]'),

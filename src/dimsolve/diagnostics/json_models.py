@@ -190,7 +190,10 @@ class DiagnosticModel(BaseModel):
             severity=d.severity,
             message=d.message,
             paths=list(d.paths),
-            labels=[LabelModel(location=LocationModel.from_location(lb.location), message=lb.message) for lb in d.labels],
+            labels=[
+                LabelModel(location=LocationModel.from_location(lb.location), message=lb.message)
+                for lb in d.labels
+            ],
             notes=list(d.notes),
             help=list(d.help),
             fixes=[FixModel.from_fix(f) for f in d.fixes],

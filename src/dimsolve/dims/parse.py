@@ -37,11 +37,11 @@ class ParseResult:
         return self.spec is not None
 
 
-class _Default:
+class _Unspecified:
     """No spec was written here (a missing key, or ``dynamic_shapes=None``): static, not an error."""
 
 
-DEFAULT = _Default()
+_UNSPECIFIED = _Unspecified()
 
 
 def parse_spec(
@@ -61,9 +61,12 @@ def parse_spec(
     bound = _bind(signature_or_callable, args, kwargs, types)
     if isinstance(bound, Diagnostic):
         return ParseResult(None, (bound,))
-    inputs, params = bound
+    inputs, params, var_keyword = bound
     walker = _Walker(types)
-    layout = _TopLevel(walker, inputs, params, kwargs).parse(dynamic_shapes)
+    top = _TopLevel(walker, inputs, params, kwargs)
+    layout = top.parse(dynamic_shapes)
+    if var_keyword in inputs and layout.kind is not NodeKind.NONE:
+        top.var_keyword_error(var_keyword, by_name=layout.kind is NodeKind.DICT)
     found = walker.diags + check_entries(walker.entries, walker.roots)
     if found:
         return ParseResult(None, tuple(found))
@@ -73,7 +76,7 @@ def parse_spec(
 
 def _bind(
     target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], types: TorchTypes | None
-) -> tuple[dict[str, Any], tuple[str, ...]] | Diagnostic:
+) -> tuple[dict[str, Any], tuple[str, ...], str | None] | Diagnostic:
     """Combine args and kwargs by ``forward``'s signature, as torch does."""
     try:
         if isinstance(target, inspect.Signature):
@@ -90,7 +93,8 @@ def _bind(
             (TOP,),
             "pass args and kwargs that forward accepts",
         )
-    return dict(arguments), tuple(sig.parameters)
+    var_keyword = next((p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+    return dict(arguments), tuple(sig.parameters), var_keyword
 
 
 class _TopLevel:
@@ -119,9 +123,19 @@ class _TopLevel:
         )
         return LayoutNode(NodeKind.NONE, children=(self._by_name({}),))
 
+    def var_keyword_error(self, name: str, *, by_name: bool) -> None:
+        # torch 2.13 fails inside export (an internal AssertionError) for any such spec, even all-None
+        where = sub_path(TOP, name if by_name else self.names.index(name))
+        self.w.error(
+            "DS101",
+            f"forward takes **{name} and torch cannot match a dynamic_shapes spec to those inputs",
+            (where,),
+            f"make the inputs in **{name} named parameters of forward, or pass dynamic_shapes=None",
+        )
+
     def _by_name(self, spec: dict[Any, Any]) -> LayoutNode:
         nodes = {
-            n: self.w.walk(v, spec.get(n, DEFAULT), InputPath((n,)), sub_path(TOP, n)) for n, v in self.inputs.items()
+            n: self.w.walk(v, spec.get(n, _UNSPECIFIED), InputPath((n,)), sub_path(TOP, n)) for n, v in self.inputs.items()
         }
         keys = [k for k in spec if k in nodes] + [n for n in self.names if n not in spec]
         return LayoutNode(NodeKind.DICT, keys=tuple(keys), children=tuple(nodes[k] for k in keys))
@@ -172,7 +186,7 @@ class _TopLevel:
         self._check_kwarg_order()
         children = []
         for i, name in enumerate(self.names):
-            child = spec[i] if i < len(spec) else DEFAULT
+            child = spec[i] if i < len(spec) else _UNSPECIFIED
             children.append(self.w.walk(self.inputs[name], child, InputPath((name,)), sub_path(TOP, i)))
         kind = NodeKind.LIST if isinstance(spec, list) else NodeKind.TUPLE
         return LayoutNode(kind, keys=tuple(range(len(self.names))), children=tuple(children))
@@ -219,7 +233,7 @@ class _Walker:
     def _sequence(self, value: Sequence[Any], spec: Any, ipath: InputPath, spath: str) -> LayoutNode:
         is_list = isinstance(value, list)
         kind_name = "list" if is_list else "tuple"
-        if spec is not DEFAULT:
+        if spec is not _UNSPECIFIED:
             if not isinstance(spec, (list, tuple)) or isinstance(spec, list) != is_list:
                 self.error(
                     "DS109",
@@ -227,8 +241,8 @@ class _Walker:
                     (spath,),
                     f"give a {kind_name} with one spec per element of {ipath} ({len(value)} entries)",
                 )
-                spec = spec if isinstance(spec, (list, tuple)) else DEFAULT
-        if spec is not DEFAULT and len(spec) != len(value):
+                spec = spec if isinstance(spec, (list, tuple)) else _UNSPECIFIED
+        if spec is not _UNSPECIFIED and len(spec) != len(value):
             self.error(
                 "DS101",
                 f"{spath} has {len(spec)} entries but {ipath} has {len(value)} elements",
@@ -237,25 +251,25 @@ class _Walker:
             )
         children = []
         for i, item in enumerate(value):
-            child = spec[i] if spec is not DEFAULT and i < len(spec) else DEFAULT
+            child = spec[i] if spec is not _UNSPECIFIED and i < len(spec) else _UNSPECIFIED
             children.append(self.walk(item, child, InputPath(ipath.keys + (i,)), sub_path(spath, i)))
         kind = NodeKind.LIST if is_list else NodeKind.TUPLE
         return LayoutNode(kind, keys=tuple(range(len(value))), children=tuple(children))
 
     def _mapping(self, value: dict[Any, Any], spec: Any, ipath: InputPath, spath: str) -> LayoutNode:
-        if spec is not DEFAULT and not isinstance(spec, dict):
+        if spec is not _UNSPECIFIED and not isinstance(spec, dict):
             self.error(
                 "DS109",
                 f"{spath} is {describe(spec)}, but {ipath} is a dict with keys {list(value)}",
                 (spath,),
                 f"give a dict with one spec per key of {ipath}",
             )
-            spec = DEFAULT
-        given: dict[Any, Any] = {} if spec is DEFAULT else spec
-        if spec is not DEFAULT:
+            spec = _UNSPECIFIED
+        given: dict[Any, Any] = {} if spec is _UNSPECIFIED else spec
+        if spec is not _UNSPECIFIED:
             self._check_dict_keys(value, given, ipath, spath)
         nodes = {
-            k: self.walk(v, given.get(k, DEFAULT), InputPath(ipath.keys + (k,)), sub_path(spath, k))
+            k: self.walk(v, given.get(k, _UNSPECIFIED), InputPath(ipath.keys + (k,)), sub_path(spath, k))
             for k, v in value.items()
         }
         keys = [k for k in given if k in nodes] + [k for k in value if k not in given]
@@ -273,7 +287,7 @@ class _Walker:
                 self.error("DS101", message, (sub_path(spath, key),), f"add {key!r}: None (static) or a spec for it")
 
     def _leaf(self, value: Any, spec: Any, ipath: InputPath, spath: str) -> LayoutNode:
-        if spec is DEFAULT or spec is None:
+        if spec is _UNSPECIFIED or spec is None:
             return LayoutNode(NodeKind.NONE, input=ipath)
         is_int = is_plain_int(value)
         style = hint_style(spec, self.types) if is_int else None
@@ -296,7 +310,7 @@ class _Walker:
             return self._tensor_sequence(shape, spec, ipath, spath)
         if isinstance(spec, dict):
             return self._tensor_dict(shape, spec, ipath, spath)
-        if spec is not DEFAULT and spec is not None:
+        if spec is not _UNSPECIFIED and spec is not None:
             example = "(" + ", ".join("None" for _ in shape) + ("," if len(shape) == 1 else "") + ")"
             self.error(
                 "DS109",

@@ -99,3 +99,9 @@ class GuardSet:
         return tuple(
             g for g in self.guards if g.kind is not GuardKind.DATA_DEPENDENT and g.symbols and g.symbols <= backed
         )
+
+    def model_dump_json(self) -> str:
+        """The GuardSet's wire form (see ``guards.serialize``): what a cache or the service stores."""
+        from dimsolve.guards.serialize import to_json
+
+        return to_json(self)
