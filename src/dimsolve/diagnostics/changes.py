@@ -59,7 +59,8 @@ def linear_expr(root: str, coeff: int = 1, offset: int = 0) -> str:
 
 def dim_ctor(name: str, lo: int | None, hi: int | None) -> str:
     """``Dim("name", min=lo, max=hi)``, leaving out an unbounded ``hi``."""
-    bounds = [f"{k}={v}" for k, v in (("min", lo), ("max", hi)) if v is not None]
+    # torch's own defaults (min=0, max unbounded) are left out, as torch's repr does
+    bounds = [f"{k}={v}" for k, v in (("min", lo if lo != 0 else None), ("max", hi)) if v is not None]
     return f"Dim({', '.join([repr_str(name), *bounds])})"
 
 
@@ -69,7 +70,8 @@ def repr_str(text: str) -> str:
 
 
 def _hint_ctor(lo: int | None, hi: int | None) -> str:
-    bounds = [f"{k}={v}" for k, v in (("min", lo), ("max", hi)) if v is not None]
+    # torch's own defaults (min=0, max unbounded) are left out, as torch's repr does
+    bounds = [f"{k}={v}" for k, v in (("min", lo if lo != 0 else None), ("max", hi)) if v is not None]
     return f"Dim.DYNAMIC({', '.join(bounds)})" if bounds else "Dim.DYNAMIC"
 
 

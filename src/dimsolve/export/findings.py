@@ -41,7 +41,9 @@ def _roots_of(problem: Problem, v: GuardViolation) -> set[str]:
 
 
 def _range_text(lo: int, hi: int | None) -> str:
-    return f"[{lo}, {'inf' if hi is None else hi}]"
+    if hi is None:
+        return f">= {lo}"
+    return f"<= {hi}" if lo <= 2 else f"in [{lo}, {hi}]"
 
 
 def _describe(change: SpecChange, spec: Spec, multi_symbol: bool, nonlinear: bool = False) -> tuple[str, str]:
@@ -65,7 +67,7 @@ def _describe(change: SpecChange, spec: Spec, multi_symbol: bool, nonlinear: boo
         rng = _range_text(change.min, change.max)
         if multi_symbol:
             return "DS302", f"the model only supports part of the range of {where} (`{change.target}`): torch would export, then reject admitted inputs at run time"
-        return "DS301", f"the model only supports {where} (`{change.target}`) in {rng}"
+        return "DS301", f"the model only supports {where} (`{change.target}`) {rng}"
     if isinstance(change, MakeAuto):
         where = root_paths(spec, change.target)
         if nonlinear:

@@ -138,6 +138,25 @@ def capturing() -> Iterator[Capture]:
             ShapeEnv.create_symbol = orig_create  # type: ignore[method-assign]
 
 
+_NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx.experimental.symbolic_shapes")
+
+
+@contextlib.contextmanager
+def quiet_torch_logs() -> Iterator[None]:
+    """torch logs warnings (0/1 specialisation, recompiles) that dimsolve reports itself, better worded."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def source_chain(source: Any) -> tuple[str, tuple[Any, ...], int] | None:
     """Decompose a size source into (root local name, item keys, axis); None if not an input size.
 

@@ -150,7 +150,7 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
     bound = bind_inputs(model, args, kwargs)
     leaves = input_leaves(bound)
     failures: list[TraceFailure] = []
-    with cap.capturing() as captured:
+    with cap.capturing() as captured, cap.quiet_torch_logs():
         try:
             torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
         except Exception as exc:  # any tracing failure becomes data: the guards before it still count
