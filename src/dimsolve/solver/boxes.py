@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import time
+
 import z3
 
 from dimsolve.dims.model import DimKind
@@ -22,12 +24,16 @@ SEARCH_CAP = 1 << 40  # beyond this a bound is "unbounded" for all practical sha
 Box = tuple[int, int | None]
 
 
+SEARCH_BUDGET_S = 30.0  # wall time for one fix search: past it, bounds stop growing (still valid)
+
+
 @dataclass
 class Candidate:
     par: Parametrisation
     boxes: dict[str, Box]
     fixed: dict[str, int] = field(default_factory=dict)  # roots specialised by the search
     undecided: bool = False
+    deadline: float = field(default_factory=lambda: time.monotonic() + SEARCH_BUDGET_S)
 
 
 def _param_var(name: str) -> z3.ArithRef:
@@ -138,6 +144,9 @@ def _grow(problem: Problem, cand: Candidate, p: str, limit: int | None, up: bool
     start = cand.par.params[p]  # growing starts from the example's value
 
     def ok(bound: int | None) -> bool:
+        if time.monotonic() > cand.deadline:  # out of budget: keep the last valid (smaller) box
+            cand.undecided = True
+            return False
         cand.boxes[p] = (lo, bound) if up else (bound if bound is not None else -(1 << 62), hi)
         outcome = candidate_valid(problem, cand, timeout_ms)
         cand.undecided |= outcome is Outcome.UNKNOWN
@@ -160,7 +169,7 @@ def _grow(problem: Problem, cand: Candidate, p: str, limit: int | None, up: bool
             good = mid
         else:
             bad = mid
-    ok(good)
+    cand.boxes[p] = (lo, good) if up else (good, hi)  # the last bound proven valid
     return good
 
 
