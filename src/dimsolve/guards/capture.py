@@ -138,7 +138,7 @@ def capturing() -> Iterator[Capture]:
             ShapeEnv.create_symbol = orig_create  # type: ignore[method-assign]
 
 
-_NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx.experimental.symbolic_shapes")
+_NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx", "torch._functorch", "torch._subclasses")
 
 
 @contextlib.contextmanager
@@ -149,7 +149,7 @@ def quiet_torch_logs() -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.ERROR)
+        lg.setLevel(logging.CRITICAL)
     try:
         yield
     finally:

@@ -7,7 +7,10 @@ and the same GuardSet can check any spec for these example inputs without re-tra
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -138,6 +141,13 @@ def _failure(exc: BaseException) -> TraceFailure:
     return TraceFailure(message=f"{type(inner).__name__}: {first_line}", origin=origin, kind=kind)
 
 
+def _without_torch_graph_dump(text: str) -> str:
+    """torch.export prints the partial graph (``e.partial_fx_graph``) to stderr when tracing fails;
+    dimsolve reports the failure itself, so keep the model's own output and drop that dump."""
+    cut = text.find("\ndef forward(self")
+    return text if cut < 0 else text[:cut].rstrip("\n") + ("\n" if text[:cut].strip() else "")
+
+
 def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False) -> GuardSet:
     """Trace ``model`` with every input dimension dynamic and collect the guards it emits.
 
@@ -150,11 +160,14 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
     bound = bind_inputs(model, args, kwargs)
     leaves = input_leaves(bound)
     failures: list[TraceFailure] = []
-    with cap.capturing() as captured, cap.quiet_torch_logs():
+    out, err = io.StringIO(), io.StringIO()
+    with cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
         except Exception as exc:  # any tracing failure becomes data: the guards before it still count
             failures.append(_failure(exc))
+    sys.stdout.write(_without_torch_graph_dump(out.getvalue()))
+    sys.stderr.write(_without_torch_graph_dump(err.getvalue()))
     symbols, specializations = _symbols(captured.symbols, list(bound), leaves)
     return GuardSet(
         symbols=tuple(symbols),
