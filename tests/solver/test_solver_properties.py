@@ -23,7 +23,7 @@ from dimsolve.solver.problem import build_problem
 from dimsolve.solver.synthesis import synthesize
 
 from solver_oracle import (
-    FloorDiv, admits_point, blamed, entry, guardset, holds, point_text, sym, violating_point,
+    CeilDiv, FloorDiv, PythonMod, admits_point, blamed, entry, guardset, holds, point_text, sym, violating_point,
 )
 
 MAX_EXAMPLES = 250
@@ -79,7 +79,8 @@ def one_guard(draw, ex: list[int]) -> sympy.Basic:
     kind = draw(st.sampled_from([
         "eq", "eq_shift", "eq_scale", "le", "ge", "lt", "gt", "eq_const", "ne_const",
         "prod_le", "prod_gt", "prod_eq", "floordiv_ge", "floordiv_even", "floordiv_le", "floor_le",
-        "mod0", "mod_sum", "ne_mod", "broadcast",
+        "mod0", "mod_sum", "ne_mod", "broadcast", "eq_affine", "sum_eq", "sum_le", "floordiv_eq",
+        "ceildiv_ge", "pythonmod", "mod_shift", "max_le", "min_ge", "prod_prod", "square_le",
     ]))
     if kind == "eq":
         return sympy.Eq(s[i], s[j])
@@ -129,6 +130,35 @@ def one_guard(draw, ex: list[int]) -> sympy.Basic:
         return sympy.Eq(sympy.Mod(s[i] + s[j], k), (a + b) % k)
     if kind == "ne_mod":
         return sympy.Ne(sympy.Mod(s[i], draw(st.integers(2, 5))), 0)
+    if kind == "eq_affine":
+        k = draw(st.sampled_from([2, 3]))
+        c = b - k * a if abs(b - k * a) <= 3 else draw(st.integers(-3, 3))
+        return sympy.Eq(s[j], k * s[i] + c)
+    if kind == "sum_eq" and n >= 3:
+        k = next(k for k in range(n) if k not in (i, j))
+        return sympy.Eq(s[i] + s[j], s[k])
+    if kind in ("sum_le", "sum_eq"):
+        return s[i] + s[j] <= draw(st.integers(a + b, a + b + 10))
+    if kind == "floordiv_eq":
+        return sympy.Eq(FloorDiv(s[i], 2), s[j])
+    if kind == "ceildiv_ge":
+        k = draw(st.integers(2, 4))
+        return CeilDiv(s[i], k) >= draw(st.integers(1, -(-a // k)))
+    if kind == "pythonmod":
+        k = draw(st.integers(2, 4))
+        return sympy.Eq(PythonMod(s[i], k), a % k)
+    if kind == "mod_shift":
+        k = draw(st.integers(2, 3))
+        return sympy.Eq(sympy.Mod(s[i] - 1, k), 0)
+    if kind == "max_le":
+        return sympy.Max(s[i], s[j]) <= draw(st.integers(max(a, b), max(a, b) + 6))
+    if kind == "min_ge":
+        return sympy.Min(s[i], s[j]) >= draw(st.integers(2, min(a, b)))
+    if kind == "prod_prod" and n >= 4:
+        k, m = (k for k in range(n) if k not in (i, j))
+        return sympy.Eq(s[i] * s[j], s[k] * s[m])
+    if kind in ("square_le", "prod_prod"):
+        return s[i] ** 2 <= draw(st.integers(a * a, a * a + 30))
     # torch's broadcasting check: the sizes are equal or one of them is 1
     return sympy.Or(sympy.Eq(s[i], s[j]), sympy.Eq(s[j], 1))
 
@@ -137,7 +167,7 @@ def one_guard(draw, ex: list[int]) -> sympy.Basic:
 def guard_lists(draw, ex: list[int]) -> list[sympy.Basic]:
     point = {f"s{i}": v for i, v in enumerate(ex)}
     out = []
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, 5))):
         g = draw(one_guard(ex))
         if isinstance(g, sympy.Basic) and g.free_symbols and g not in out and holds(g, point):
             out.append(g)
@@ -237,6 +267,7 @@ def check_scenario(ex, guards, spec, stats: Counter) -> None:
         stats["plan_unverified"] += 1
         return
     stats["plan_verified"] += 1
+    stats.update(f"change:{type(c).__name__}" for c in plan.changes)
     fixed = plan.fixed_spec
     bad = violating_point(fixed, gs)
     assert bad is None, f"{what}: verified fix {describe(ex, guards, fixed)} admits {point_text(bad)}"

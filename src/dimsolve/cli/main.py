@@ -7,6 +7,7 @@ factory that cannot be loaded, a factory that returns the wrong thing).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -85,13 +86,25 @@ def _explain(code_id: str) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args.format)
     if args.command == "check":
         return _check(args.target, args.format, args.strict)
     return _explain(args.code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except Exception as exc:  # a dimsolve bug: say so in one line, keep the traceback opt-in
+        if os.environ.get("DIMSOLVE_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n"
+              "this is a bug in dimsolve; rerun with DIMSOLVE_DEBUG=1 for the traceback and please report it",
+              file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

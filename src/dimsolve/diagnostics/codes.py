@@ -44,6 +44,8 @@ CODES: dict[str, Code] = {
         Code("DS401", "must-be-static", _E, "the model requires a dimension the spec makes dynamic to be a constant"),
         Code("DS402", "root-must-be-static", _E, "a derived dim's root must be specialised: the guards pin it to one value"),
         Code("DS403", "zero-one-specialized", _E, "an example size of 0 or 1 makes torch specialise a dynamic dimension"),
+        Code("DS404", "dynamic-specialized", _E, "a dimension marked Dim.DYNAMIC must be static: the model pins it"),
+        Code("DS405", "auto-resolved", _I, "what a Dim.AUTO/Dim.DYNAMIC dimension resolves to, and why"),
         # DS5xx: divisibility and non-linear guards
         Code("DS501", "must-be-divisible", _E, "the model requires a dimension to be a multiple of a constant"),
         Code("DS502", "non-linear", _E, "the model relates dimensions non-linearly (x.shape[0]*x.shape[1] == z.shape[0])"),

@@ -83,6 +83,7 @@ def _failure_diagnostic(f: TraceFailure) -> Diagnostic:
 
 def _check(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
     from dimsolve.export.findings import solver_limit_diagnostics, violation_diagnostics, zero_one_diagnostics
+    from dimsolve.export.hints import apply_hint_fixes, resolve_hints
     from dimsolve.solver.check import Status, check
     from dimsolve.solver.problem import build_problem
     from dimsolve.solver.synthesis import synthesize
@@ -99,7 +100,24 @@ def _check(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
         if plan is not None:
             fixed, verified = plan.fixed_spec, plan.verified
     diagnostics += solver_limit_diagnostics(problem, verdict, guardset)
-    return Report(tuple(diagnostics), spec, fixed, guardset, verified)
+    resolution = resolve_hints(guardset, spec, timeout_ms)
+    diagnostics += resolution.diagnostics
+    hint_fixed = apply_hint_fixes(fixed or spec, resolution.diagnostics)
+    if hint_fixed is not None:
+        fixed = hint_fixed
+        verified = build_and_verify(guardset, hint_fixed, timeout_ms)
+    return Report(tuple(diagnostics), spec, fixed, guardset, verified, resolution.pinned)
+
+
+def build_and_verify(guardset: GuardSet, spec: Spec, timeout_ms: int) -> bool:
+    """A fixed spec is verified when it re-solves as valid and its hints need no further fix."""
+    from dimsolve.export.hints import resolve_hints
+    from dimsolve.solver.check import Status, check
+    from dimsolve.solver.problem import build_problem
+
+    if check(build_problem(guardset, spec), timeout_ms).status is not Status.VALID:
+        return False
+    return not any(d.is_error for d in resolve_hints(guardset, spec, timeout_ms).diagnostics)
 
 
 def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,

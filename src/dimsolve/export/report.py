@@ -50,6 +50,7 @@ class Report:
     fixed_spec: Spec | None = None
     guardset: GuardSet | None = None
     fix_verified: bool = False
+    pinned_spec: Spec | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -76,6 +77,23 @@ class Report:
         from dimsolve.dims.render import render_python
 
         return render_python(self.fixed_spec)
+
+    @property
+    def pinned_dynamic_shapes(self) -> Any:
+        """Every Dim.AUTO/DYNAMIC replaced by what export infers, as named Dims: pin today's behaviour."""
+        if self.pinned_spec is None:
+            return None
+        from dimsolve.dims.render import to_torch
+
+        return to_torch(self.pinned_spec)
+
+    @property
+    def pin_code(self) -> str | None:
+        if self.pinned_spec is None:
+            return None
+        from dimsolve.dims.render import render_python
+
+        return render_python(self.pinned_spec)
 
     def __str__(self) -> str:
         return render_text(self.diagnostics, fix_code=self.fix_code)

@@ -89,7 +89,7 @@ def build_problem(guardset: GuardSet, spec: Spec) -> Problem:
             continue
         entries_of.setdefault(info.name, []).append(entry)
         var = vars_[info.name]
-        if entry.dim.kind is DimKind.AUTO:
+        if entry.dim.kind in (DimKind.AUTO, DimKind.DYNAMIC):  # torch infers these: existential
             auto[info.name] = var
             auto_domain.extend(_entry_constraint(entry, var, spec, roots))
         else:
@@ -102,7 +102,7 @@ def build_problem(guardset: GuardSet, spec: Spec) -> Problem:
     domain.extend(_root_bounds(spec, roots))
     # AUTO symbols also named elsewhere (aliased input) are not free
     for name in list(auto):
-        if any(e.dim.kind is not DimKind.AUTO for e in entries_of.get(name, [])):
+        if any(e.dim.kind not in (DimKind.AUTO, DimKind.DYNAMIC) for e in entries_of.get(name, [])):
             del auto[name]
     problem = Problem(spec, guardset, vars_, roots, auto, domain, auto_domain, [], entries_of=entries_of, unsymbolic=unsymbolic)
     env = {**vars_}

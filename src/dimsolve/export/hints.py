@@ -1,0 +1,152 @@
+"""What ``Dim.AUTO`` and ``Dim.DYNAMIC`` resolve to, and the named-``Dim`` spec that pins it.
+
+Each hinted dimension becomes a fresh named root (``x_dim0``) and the ordinary fix synthesis runs
+on that spec: the weakest fix *is* what export infers for a hint (a constant, a relation, a range,
+or a non-linear function left to ``Dim.AUTO``). For AUTO that is information; for DYNAMIC a
+constant is an error, and so is a range narrower than bounds the user wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from dimsolve.diagnostics.model import Diagnostic, Fix, MakeAuto, Relate, SetRange, Severity, Specialize
+from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec, SpecEntry
+from dimsolve.export.findings import violation_diagnostics
+from dimsolve.export.terms import spec_summary
+from dimsolve.guards.model import GuardSet
+from dimsolve.solver.check import Status, check
+from dimsolve.solver.problem import build_problem
+from dimsolve.solver.synthesis import synthesize
+
+_HINTS = (DimKind.AUTO, DimKind.DYNAMIC)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    pinned: Spec | None  # the hinted spec with every hint replaced by what export infers
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def _root_name(entry: SpecEntry, taken: set[str]) -> str:
+    base = re.sub(r"\W+", "_", str(entry.path.input)).strip("_") + f"_dim{entry.path.axis}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def name_hints(spec: Spec) -> tuple[Spec, dict[str, SpecEntry]]:
+    """The spec with each AUTO/DYNAMIC dimension as its own named root; root name -> original entry."""
+    taken = set(spec.roots)
+    roots = dict(spec.roots)
+    hinted: dict[str, SpecEntry] = {}
+    entries = []
+    for e in spec.entries:
+        if e.dim.kind in _HINTS:
+            name = _root_name(e, taken)
+            # torch gives hinted dims the range [2, inf) unless bounds are written
+            roots[name] = RootDim(name, e.dim.min if e.dim.min is not None else 2, e.dim.max)
+            hinted[name] = e
+            e = replace(e, dim=DimSpec(DimKind.ROOT, root=name))
+        entries.append(e)
+    return replace(spec, entries=tuple(entries), roots=roots), hinted
+
+
+def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Diagnostic:
+    change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
+    hint = entry.dim.expr_text()
+    why = f" because of `{d.facts['guard']}`" if "guard" in d.facts else ""
+    severity, code = Severity.INFO, "DS405"
+    if isinstance(change, Specialize):
+        what = f"is static ({change.value})"
+        if entry.dim.kind is DimKind.DYNAMIC:
+            severity, code = Severity.ERROR, "DS404"
+    elif isinstance(change, Relate):
+        other = _describe_root(spec, change.root)
+        what = f"equals {other}" if (change.coeff, change.offset) == (1, 0) else f"is derived: {change.target} = {_linear(other, change)}"
+    elif isinstance(change, SetRange):
+        hi = "inf" if change.max is None else change.max
+        what = f"is dynamic in [{max(change.min, 2)}, {hi}]"
+        if entry.dim.kind is DimKind.DYNAMIC and _narrower_than_written(entry, change):
+            severity, code = Severity.ERROR, "DS301"
+    elif isinstance(change, MakeAuto):
+        what = "is a non-linear function of other dimensions, inferred by torch"
+    else:
+        what = "is dynamic"
+    message = f"{entry.path} ({hint}) {what}{why}"
+    help_lines: tuple[str, ...] = ()
+    if code == "DS404":
+        help_lines = (f"mark {entry.path} Dim.STATIC (or write {change.value}), or use Dim.AUTO to let export decide",)
+    fixes: tuple[Fix, ...] = ()
+    if severity is Severity.ERROR and isinstance(change, Specialize):
+        fixes = (Fix(message, (Specialize(str(entry.path), change.value),)),)
+    elif severity is Severity.ERROR and isinstance(change, SetRange):
+        fixes = (Fix(message, (SetRange(str(entry.path), change.min, change.max),)),)
+    facts = {k: v for k, v in d.facts.items() if k != "spec" and (severity is Severity.ERROR or k != "counterexample")}
+    facts["spec"] = spec_summary(original)
+    return replace(d, code=code, severity=severity, message=message, help=help_lines, fixes=fixes, facts=facts,
+                   paths=(entry.spec_path,) + tuple(p for p in d.paths if p != entry.spec_path))
+
+
+def _linear(other: str, change: Relate) -> str:
+    from dimsolve.dims.model import linear_text
+
+    return linear_text(other, change.coeff, change.offset)
+
+
+def _describe_root(spec: Spec, root: str) -> str:
+    users = spec.users_of(root)
+    return str(users[0].path) if users else root
+
+
+def _narrower_than_written(entry: SpecEntry, change: SetRange) -> bool:
+    lo_written, hi_written = entry.dim.min, entry.dim.max
+    too_high = lo_written is not None and change.min > lo_written
+    too_low = hi_written is not None and (change.max is None or change.max < hi_written)
+    return too_high or (too_low and change.max is not None)
+
+
+def _unconstrained(entry: SpecEntry) -> Diagnostic:
+    return Diagnostic(code="DS405", severity=Severity.INFO,
+                      message=f"{entry.path} ({entry.dim.expr_text()}) is dynamic: no guard constrains it",
+                      paths=(entry.spec_path,))
+
+
+def resolve_hints(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Resolution:
+    """Explain every AUTO/DYNAMIC dimension and give the equivalent named spec."""
+    named, hinted = name_hints(spec)
+    if not hinted:
+        return Resolution(None, ())
+    problem = build_problem(guardset, named)
+    verdict = check(problem, timeout_ms)
+    if verdict.status is not Status.VIOLATED:
+        return Resolution(named, tuple(_unconstrained(e) for e in hinted.values()))
+    plan = synthesize(problem, verdict, timeout_ms)
+    if plan is None:
+        return Resolution(None, ())
+    explained: dict[str, Diagnostic] = {}
+    for d in violation_diagnostics(problem, verdict, plan):
+        change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
+        target = getattr(change, "target", None)
+        if target in hinted:
+            explained[target] = _explain(d, hinted[target], named, spec)
+    diagnostics = [explained.get(name) or _unconstrained(entry) for name, entry in hinted.items()]
+    return Resolution(plan.fixed_spec if plan.verified else None, tuple(diagnostics))
+
+
+
+def apply_hint_fixes(spec: Spec, diagnostics: tuple[Diagnostic, ...]) -> Spec | None:
+    """The spec with every DYNAMIC error fixed: specialised where the model pins it, bounds narrowed."""
+    by_path: dict[str, DimSpec] = {}
+    for d in diagnostics:
+        change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
+        if d.code == "DS404" and isinstance(change, Specialize):
+            by_path[d.paths[0]] = DimSpec(DimKind.STATIC, value=change.value)
+        elif d.code == "DS301" and isinstance(change, SetRange):
+            by_path[d.paths[0]] = DimSpec(DimKind.DYNAMIC, min=change.min, max=change.max)
+    if not by_path:
+        return None
+    return replace(spec, entries=tuple(replace(e, dim=by_path.get(e.spec_path, e.dim)) for e in spec.entries))
