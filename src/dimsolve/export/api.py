@@ -133,7 +133,35 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
     if parsed.spec is None:
         return Report(parsed.diagnostics)
     guardset = trace_guards(model, tuple(args), kwargs, strict=strict)
-    return _check(guardset, parsed.spec, timeout_ms)
+    report = _check(guardset, parsed.spec, timeout_ms)
+    return _recheck_zero_one(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms)
+
+
+def _recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
+                      strict: bool, timeout_ms: int) -> Report:
+    """With 0/1 examples torch specialises: check again with those sizes grown, report both."""
+    from dataclasses import replace
+
+    from dimsolve.dims.parse import parse_spec
+    from dimsolve.export.zero_one import bump_inputs, describe_sizes, specialised_dims
+
+    if report.spec is None or report.guardset is None:
+        return report
+    bump = bump_inputs(model, args, kwargs, report.spec, specialised_dims(report.spec, report.guardset))
+    if bump is None:
+        return report
+    parsed = parse_spec(model, bump.args, bump.kwargs, dynamic_shapes)
+    if parsed.spec is None:
+        return report
+    bumped = _check(trace_guards(model, bump.args, bump.kwargs, strict=strict), parsed.spec, timeout_ms)
+    sizes = describe_sizes(bump.sizes)
+    verdict = (f"with {sizes} the spec is valid" if bumped.ok
+               else f"with {sizes} dimsolve finds the problems below; fix them too")
+    zero_one = [replace(d, help=d.help + (verdict,)) for d in report.diagnostics if d.code == "DS403"]
+    others = [replace(d, notes=d.notes + (f"found with the grown example ({sizes})",))
+              for d in bumped.diagnostics if d.code != "DS403"]
+    return Report(tuple(zero_one + others), report.spec, bumped.fixed_spec, bumped.guardset, bumped.fix_verified,
+                  bumped.pinned_spec)
 
 
 def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:

@@ -218,11 +218,13 @@ def zero_one_diagnostics(problem: Problem) -> list[Diagnostic]:
     """Dims the spec makes dynamic but torch traced as static because the example size is 0 or 1."""
     out = []
     for entry in problem.unsymbolic:
-        if entry.example not in (0, 1) or entry.dim.kind is DimKind.AUTO:
+        if entry.example not in (0, 1):
             continue
-        name = f" (`{entry.dim.expr_text()}`)" if entry.dim.is_named else ""
+        name = f" (`{entry.dim.expr_text()}`)" if entry.dim.is_named else f" ({entry.dim.expr_text()})"
+        # AUTO asked torch to decide, and torch decided "static": a surprise worth a warning, not an error
+        severity = Severity.WARNING if entry.dim.kind is DimKind.AUTO else Severity.ERROR
         out.append(Diagnostic(
-            code="DS403", severity=Severity.ERROR,
+            code="DS403", severity=severity,
             message=f"{entry.path}{name} has example size {entry.example}, so torch specialises it to {entry.example}",
             paths=(entry.spec_path,),
             help=(f"use an example input with {entry.path} >= 2 to keep it dynamic",),

@@ -66,7 +66,7 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Dia
             severity, code = Severity.ERROR, "DS404"
     elif isinstance(change, Relate):
         other = _describe_root(spec, change.root)
-        what = f"equals {other}" if (change.coeff, change.offset) == (1, 0) else f"is derived: {change.target} = {_linear(other, change)}"
+        what = f"equals {_linear(other, change)}"
     elif isinstance(change, SetRange):
         hi = "inf" if change.max is None else change.max
         what = f"is dynamic in [{max(change.min, 2)}, {hi}]"

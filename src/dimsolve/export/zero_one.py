@@ -1,0 +1,108 @@
+"""Example sizes 0 and 1 make torch specialise a dimension the spec wants dynamic.
+
+dimsolve says so, then looks at what the model needs with a size-2+ example: it copies the example
+inputs with those dimensions grown (keeping every relation of the spec: growing ``dx`` also grows
+``dx + 1`` elsewhere), traces again, and checks the spec against the new guards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dimsolve.dims.model import DimKind, DimPath, InputPath, Spec
+from dimsolve.guards.model import GuardSet
+
+
+@dataclass(frozen=True)
+class Bump:
+    sizes: dict[DimPath, int]  # new size of every dimension that changes
+    args: tuple
+    kwargs: dict[str, Any]
+
+
+def specialised_dims(spec: Spec, guardset: GuardSet) -> list[DimPath]:
+    """Dimensions the spec makes dynamic that torch traced as 0/1 constants."""
+    special = {s.path for s in guardset.specializations}
+    return [e.path for e in spec.entries if e.dim.is_dynamic and e.path in special]
+
+
+def _new_sizes(spec: Spec, dims: list[DimPath]) -> dict[DimPath, int] | None:
+    sizes: dict[DimPath, int] = {}
+    roots: dict[str, int] = {}
+    hint_delta = 0
+    for path in dims:
+        entry = spec.entry(path)
+        if entry is None:
+            continue
+        d = entry.dim
+        if d.is_named and d.root:
+            users = spec.users_of(d.root)
+            current = (entry.example - d.offset) // d.coeff
+            needed = max([current] + [-((u.dim.offset - 2) // u.dim.coeff) for u in users])
+            root = spec.roots.get(d.root)
+            if root is not None and root.max is not None and needed > root.max:
+                return None
+            roots[d.root] = max(roots.get(d.root, needed), needed)
+        else:
+            hint_delta = max(hint_delta, max(2, d.min or 2) - entry.example)
+    if hint_delta:
+        # shift every hinted dim by the same amount: keeps the additive relations (y = x + 1) that
+        # the model may have between them, which growing one dim alone would break
+        for e in spec.entries:
+            if e.dim.kind in (DimKind.AUTO, DimKind.DYNAMIC):
+                sizes[e.path] = e.example + hint_delta
+    for root, value in roots.items():
+        for u in spec.users_of(root):
+            sizes[u.path] = u.dim.coeff * value + u.dim.offset
+    return {p: n for p, n in sizes.items() if spec.entry(p) is None or spec.entry(p).example != n}  # type: ignore[union-attr]
+
+
+def _resize(t: Any, axis: int, n: int) -> Any:
+    import torch
+
+    old = t.shape[axis]
+    if old == 0:
+        shape = list(t.shape)
+        shape[axis] = n
+        return torch.zeros(shape, dtype=t.dtype)
+    index = torch.arange(n) % old  # repeat the example's own values: data-dependent code sees real data
+    return t.index_select(axis, index)
+
+
+def _rebuild(value: Any, ipath: InputPath, depth: int, sizes: dict[DimPath, int]) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        for dim, n in sizes.items():
+            if dim.input == ipath:
+                value = _resize(value, dim.axis, n)
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_rebuild(v, InputPath(ipath.keys + (i,)), depth + 1, sizes) for i, v in enumerate(value)]
+        return type(value)(items) if not hasattr(value, "_fields") else type(value)(*items)
+    if isinstance(value, dict):
+        return {k: _rebuild(v, InputPath(ipath.keys + (k,)), depth + 1, sizes) for k, v in value.items()}
+    return value
+
+
+def bump_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, spec: Spec, dims: list[DimPath]) -> Bump | None:
+    """Copies of the example inputs with every 0/1 dynamic dimension grown to 2 or more."""
+    import inspect
+
+    sizes = _new_sizes(spec, dims)
+    if not sizes:
+        return None
+    fn = model.forward if hasattr(model, "forward") else model
+    bound = inspect.signature(fn).bind(*args, **(kwargs or {}))
+    new_args = tuple(
+        _rebuild(v, InputPath((name,)), 0, sizes) for name, v in list(bound.arguments.items())[: len(args)]
+    )
+    new_kwargs = {k: _rebuild(v, InputPath((k,)), 0, sizes) for k, v in (kwargs or {}).items()}
+    return Bump(sizes, new_args, new_kwargs)
+
+
+def describe_sizes(sizes: dict[DimPath, int]) -> str:
+    return ", ".join(f"{p} = {n}" for p, n in sorted(sizes.items()))
+
