@@ -8,6 +8,7 @@ constant is an error, and so is a range narrower than bounds the user wrote.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 
@@ -59,6 +60,9 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Dia
     change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
     hint = entry.dim.expr_text()
     why = f" because of `{d.facts['guard']}`" if "guard" in d.facts else ""
+    if d.labels and d.labels[0].location.code:
+        loc = d.labels[0].location
+        why = f" because of `{loc.code}` at {os.path.basename(loc.file)}:{loc.line}"
     severity, code = Severity.INFO, "DS405"
     if isinstance(change, Specialize):
         what = f"is static ({change.value})"
