@@ -71,27 +71,27 @@ def _code(expr: sympy.Basic) -> str:
         lhs, rhs = expr.args
         return f"({_code(lhs)} {_REL[type(expr)]} {_code(rhs)})"
     if isinstance(expr, sympy.And):
-        return "np.logical_and.reduce([" + ", ".join(_code(a) for a in expr.args) + "])"
+        return "_and([" + ", ".join(_code(a) for a in expr.args) + "])"
     if isinstance(expr, sympy.Or):
-        return "np.logical_or.reduce([" + ", ".join(_code(a) for a in expr.args) + "])"
+        return "_or([" + ", ".join(_code(a) for a in expr.args) + "])"
     if isinstance(expr, sympy.Not):
-        return f"np.logical_not({_code(expr.args[0])})"
+        return f"_not({_code(expr.args[0])})"
     name = type(expr).__name__
     if name == "FloorDiv":
-        return f"np.floor_divide({_code(expr.args[0])}, {_code(expr.args[1])})"
+        return f"_fd({_code(expr.args[0])}, {_code(expr.args[1])})"
     if name == "CeilDiv":
-        return f"(-np.floor_divide(-{_code(expr.args[0])}, {_code(expr.args[1])}))"
+        return f"(-_fd(-{_code(expr.args[0])}, {_code(expr.args[1])}))"
     if name in ("Mod", "PythonMod"):
-        return f"np.mod({_code(expr.args[0])}, {_code(expr.args[1])})"
+        return f"_mod({_code(expr.args[0])}, {_code(expr.args[1])})"
     if name in ("floor", "ceiling"):
         num, den = sympy.fraction(sympy.together(expr.args[0]))
         if not isinstance(den, sympy.Integer) or den == 0:
             raise ValueError(f"oracle: {expr}")
-        q = f"np.floor_divide({_code(sympy.expand(num))}, {int(den)})" if name == "floor" else \
-            f"(-np.floor_divide(-{_code(sympy.expand(num))}, {int(den)}))"
-        return q
+        if name == "floor":
+            return f"_fd({_code(sympy.expand(num))}, {int(den)})"
+        return f"(-_fd(-{_code(sympy.expand(num))}, {int(den)}))"
     if name in ("Min", "Max"):
-        fn = "np.minimum" if name == "Min" else "np.maximum"
+        fn = "_min" if name == "Min" else "_max"
         out = _code(expr.args[0])
         for a in expr.args[1:]:
             out = f"{fn}({out}, {_code(a)})"
@@ -99,15 +99,27 @@ def _code(expr: sympy.Basic) -> str:
     raise ValueError(f"oracle: no evaluation for {name}: {expr}")
 
 
+_NUMPY = {
+    "_and": np.logical_and.reduce, "_or": np.logical_or.reduce, "_not": np.logical_not,
+    "_fd": np.floor_divide, "_mod": np.mod, "_min": np.minimum, "_max": np.maximum,
+}
+# exact Python integers, for single points whose values may not fit int64
+_PYTHON = {
+    "_and": all, "_or": any, "_not": lambda a: not a,
+    "_fd": lambda a, b: a // b, "_mod": lambda a, b: a % b, "_min": min, "_max": max,
+}
+
+
 def compile_guard(expr: sympy.Basic) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
     """``expr`` as a function of ``{symbol name: int64 array}`` to a bool array (broadcasting)."""
     src = f"lambda E: np.asarray({_code(expr)}, dtype=bool)"
-    return eval(src, {"np": np})  # noqa: S307 - our own generated code over our own expressions
+    return eval(src, {"np": np, **_NUMPY})  # noqa: S307 - our own generated code over our own expressions
 
 
 def holds(expr: sympy.Basic, point: Mapping[str, int]) -> bool:
-    env = {k: np.int64(v) for k, v in point.items()}
-    return bool(compile_guard(expr)(env))
+    """``expr`` at one point, with Python's unbounded integers."""
+    src = f"lambda E: bool({_code(expr)})"
+    return eval(src, dict(_PYTHON))({k: int(v) for k, v in point.items()})  # noqa: S307
 
 
 # --- building GuardSets and Specs by hand ------------------------------------------------------------
@@ -255,10 +267,25 @@ def violating_point(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP) -> dict[st
     ok = np.ones((adm.n, adm.m), dtype=bool)
     for m in guard_matrix(adm, guards):
         ok &= m
-    bad = np.flatnonzero(~ok.any(axis=1))
-    if bad.size == 0:
-        return None
-    return {k: int(v[bad[0], 0]) for k, v in adm.universal.items()}
+    for index in np.flatnonzero(~ok.any(axis=1))[:50]:
+        point = {k: int(v[index, 0]) for k, v in adm.universal.items()}
+        if not adm.auto or not _auto_solution(adm, point, guards, budget=2_000_000):
+            return point
+    return None
+
+
+def _auto_solution(adm: Admitted, point: Mapping[str, int], guards: Sequence[sympy.Basic], budget: int) -> bool:
+    """Re-check one point over a much wider range of the AUTO sizes than ``auto_cap`` (no false alarms)."""
+    k = len(adm.auto)
+    top = min(10**5, int(budget ** (1 / k)))
+    axes = [np.arange(int(arr.min()), max(int(arr.max()), top) + 1, dtype=np.int64) for arr in adm.auto.values()]
+    grids = np.meshgrid(*axes, indexing="ij")
+    env = {name: np.int64(v) for name, v in point.items()}
+    env.update({name: g.reshape(-1) for name, g in zip(adm.auto, grids)})
+    ok = np.ones(grids[0].size, dtype=bool)
+    for g in guards:
+        ok &= np.broadcast_to(compile_guard(g)(env), ok.shape)
+    return bool(ok.any())
 
 
 def blamed(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP) -> set[int]:

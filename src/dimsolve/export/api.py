@@ -84,13 +84,15 @@ def _failure_diagnostic(f: TraceFailure) -> Diagnostic:
 def _check(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
     from dimsolve.export.findings import solver_limit_diagnostics, violation_diagnostics, zero_one_diagnostics
     from dimsolve.export.hints import apply_hint_fixes, resolve_hints
+    from dimsolve.export.unbacked import data_dependent_diagnostics
     from dimsolve.solver.check import Status, check
     from dimsolve.solver.problem import build_problem
     from dimsolve.solver.synthesis import synthesize
 
     problem = build_problem(guardset, spec)
     verdict = check(problem, timeout_ms)
-    diagnostics: list[Diagnostic] = [_failure_diagnostic(f) for f in guardset.failures]
+    diagnostics: list[Diagnostic] = [_failure_diagnostic(f) for f in guardset.failures if not f.kind.startswith("data_dependent")]
+    diagnostics += data_dependent_diagnostics(guardset)
     diagnostics += zero_one_diagnostics(problem)
     fixed = None
     verified = False

@@ -102,7 +102,8 @@ class Report:
         extra: dict[str, object] = {}
         if self.guardset is not None:
             extra["symbols"] = [
-                {"name": str(s.paths[0]) if s.paths else s.name, "example": s.example, "backed": s.backed}
+                {"name": str(s.paths[0]) if s.paths else (s.label or "data-dependent value"), "example": s.example,
+                 "backed": s.backed, "range": [s.lower, s.upper] if not s.backed else None}
                 for s in self.guardset.symbols
             ]
         return render_json(self.diagnostics, ok=self.ok, fix_code=self.fix_code, extra=extra)

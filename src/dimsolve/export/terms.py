@@ -11,10 +11,13 @@ _REL = {sympy.Eq: "==", sympy.Ne: "!=", sympy.Lt: "<", sympy.Le: "<=", sympy.Gt:
 
 
 def symbol_path(guardset: GuardSet, name: str) -> str:
+    """The user's name for a symbol: ``x.shape[0]``, or ``k`` for ``k = n.item()``."""
     info = guardset.symbol(name)
-    if info is None or not info.paths:
-        return name if not name.startswith(("s", "u")) else "a data-dependent value"
-    return str(info.paths[0])
+    if info is not None and info.paths:
+        return str(info.paths[0])
+    if info is not None and info.label:
+        return info.label
+    return "a data-dependent value"
 
 
 def user_expr(expr: sympy.Basic, guardset: GuardSet) -> str:

@@ -9,6 +9,8 @@ fails loudly when a torch upgrade moves them (tests call it).
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
 import threading
 import traceback
@@ -40,9 +42,26 @@ class RawGuard:
 
 
 @dataclass
+class RawUnbacked:
+    expr: Any  # the unbacked sympy.Symbol (u0)
+    origin: SourceLocation | None
+    index: int  # how many unbacked values the same line created before this one (``a, b = t.tolist()``)
+
+
+@dataclass
+class RawDataDependent:
+    expr: Any  # the condition torch could not decide without data
+    value: Any  # how the example's real values decide it
+    origin: SourceLocation | None
+
+
+@dataclass
 class Capture:
     symbols: list[RawSymbol] = field(default_factory=list)
     guards: list[RawGuard] = field(default_factory=list)
+    unbacked: list[RawUnbacked] = field(default_factory=list)
+    data_dependent: list[RawDataDependent] = field(default_factory=list)
+    shape_env: Any = None  # the last ShapeEnv seen: its ranges and real values are read after tracing
 
 
 def _torch_dir() -> str:
@@ -95,13 +114,23 @@ def user_location(stack: list[traceback.FrameSummary] | None = None) -> SourceLo
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def check_torch_hooks() -> None:
     """Raise if the torch internals we hook are gone or changed shape (a torch upgrade)."""
-    import inspect
-
     from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
-    for name, params in (("_log_guard", ["self", "prefix", "g", "forcing_spec"]), ("create_symbol", ["self", "val", "source"])):
+    expected = (
+        ("_log_guard", ["self", "prefix", "g", "forcing_spec"]),
+        ("create_symbol", ["self", "val", "source"]),
+        ("_log_real_tensor_propagation", ["self", "orig_expr", "unsound_result"]),
+        ("create_unbacked_symint", ["self"]),
+        ("create_unbacked_symbool", ["self"]),
+        ("create_unbacked_symfloat", ["self"]),
+    )
+    for attr in ("var_to_range", "real_tensor_prop_unbacked_vals"):
+        if attr not in ShapeEnv.__init__.__code__.co_names and attr not in inspect.getsource(ShapeEnv):
+            raise RuntimeError(f"ShapeEnv.{attr} is gone: dimsolve needs updating")
+    for name, params in expected:
         method = getattr(ShapeEnv, name, None)
         if method is None:
             raise RuntimeError(f"torch.fx.experimental.symbolic_shapes.ShapeEnv.{name} is gone: dimsolve needs updating")
@@ -120,6 +149,7 @@ def capturing() -> Iterator[Capture]:
     orig_log, orig_create = ShapeEnv._log_guard, ShapeEnv.create_symbol
 
     def _log_guard(self: Any, prefix: str, g: Any, forcing_spec: bool) -> None:
+        capture.shape_env = self
         capture.guards.append(RawGuard(prefix, g, user_location()))
         return orig_log(self, prefix, g, forcing_spec)
 
@@ -128,14 +158,39 @@ def capturing() -> Iterator[Capture]:
         capture.symbols.append(RawSymbol(result, source, int(val)))
         return result
 
+    def _log_real_tensor_propagation(self: Any, orig_expr: Any, unsound_result: Any) -> None:
+        capture.data_dependent.append(RawDataDependent(orig_expr, unsound_result, user_location()))
+        return orig_real(self, orig_expr, unsound_result)
+
+    def unbacked(orig: Any) -> Any:
+        def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = orig(self, *args, **kwargs)
+            capture.shape_env = self
+            origin = user_location()
+            index = sum(1 for u in capture.unbacked if u.origin == origin and origin is not None)
+            capture.unbacked.append(RawUnbacked(result.node.expr, origin, index))
+            return result
+
+        return create
+
+    patches = {
+        "_log_guard": _log_guard,
+        "create_symbol": create_symbol,
+        "_log_real_tensor_propagation": _log_real_tensor_propagation,
+        "create_unbacked_symint": unbacked(ShapeEnv.create_unbacked_symint),
+        "create_unbacked_symbool": unbacked(ShapeEnv.create_unbacked_symbool),
+        "create_unbacked_symfloat": unbacked(ShapeEnv.create_unbacked_symfloat),
+    }
+    originals = {name: getattr(ShapeEnv, name) for name in patches}
+    orig_real = originals["_log_real_tensor_propagation"]
     with _LOCK:
-        ShapeEnv._log_guard = _log_guard  # type: ignore[method-assign]
-        ShapeEnv.create_symbol = create_symbol  # type: ignore[method-assign]
+        for name, fn in patches.items():
+            setattr(ShapeEnv, name, fn)
         try:
             yield capture
         finally:
-            ShapeEnv._log_guard = orig_log  # type: ignore[method-assign]
-            ShapeEnv.create_symbol = orig_create  # type: ignore[method-assign]
+            for name, fn in originals.items():
+                setattr(ShapeEnv, name, fn)
 
 
 _NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx", "torch._functorch", "torch._subclasses")

@@ -34,6 +34,12 @@ class SymbolInfo:
     paths: tuple[DimPath, ...]
     example: int | None
     backed: bool = True
+    # unbacked symbols only: the user's name for the value (``k`` for ``k = n.item()``), where it
+    # was created, and the range torch knows at the end of tracing (None: unbounded)
+    label: str = ""
+    origin: SourceLocation | None = None
+    lower: int | None = None
+    upper: int | None = None
 
     def sympy(self) -> sympy.Symbol:
         return sympy.Symbol(self.name, integer=True)
@@ -69,6 +75,7 @@ class TraceFailure:
     expr: sympy.Basic | None = None
     origin: SourceLocation | None = None
     kind: str = "error"
+    value: sympy.Basic | None = None  # how the example inputs decide ``expr`` (real-tensor tracing)
 
 
 @dataclass(frozen=True, slots=True)

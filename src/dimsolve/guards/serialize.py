@@ -99,7 +99,10 @@ def _origin_to_dict(origin: SourceLocation | None) -> dict[str, Any] | None:
 
 def _symbol_to_dict(symbol: SymbolInfo) -> dict[str, Any]:
     paths = [_path_to_dict(p) for p in symbol.paths]
-    return {"name": symbol.name, "paths": paths, "example": symbol.example, "backed": symbol.backed}
+    out: dict[str, Any] = {"name": symbol.name, "paths": paths, "example": symbol.example, "backed": symbol.backed}
+    if not symbol.backed:
+        out.update(label=symbol.label, origin=_origin_to_dict(symbol.origin), lower=symbol.lower, upper=symbol.upper)
+    return out
 
 
 def _expr_to_text(expr: sympy.Basic, where: str, seen: dict[str, sympy.Symbol]) -> str:
@@ -126,7 +129,9 @@ def _specialization_to_dict(spec: Specialization) -> dict[str, Any]:
 
 def _failure_to_dict(failure: TraceFailure, where: str, seen: dict[str, sympy.Symbol]) -> dict[str, Any]:
     expr = None if failure.expr is None else _expr_to_text(failure.expr, f"{where}.expr", seen)
-    return {"message": failure.message, "expr": expr, "origin": _origin_to_dict(failure.origin), "kind": failure.kind}
+    value = None if failure.value is None else _expr_to_text(failure.value, f"{where}.value", seen)
+    return {"message": failure.message, "expr": expr, "origin": _origin_to_dict(failure.origin), "kind": failure.kind,
+            "value": value}
 
 
 _COMPACT_ASSUMPTIONS: tuple[dict[str, bool], ...] = (
@@ -297,9 +302,17 @@ def _read_symbol(value: Any, path: str) -> SymbolInfo:
         paths=tuple(obj.array("paths", _read_path)),
         example=None if example is None else _expect_int(example, obj.at("example")),
         backed=obj.boolean("backed"),
+        label=obj.string("label", ""),
+        origin=_read_origin(obj.optional("origin", None), obj.at("origin")),
+        lower=_optional_int(obj.optional("lower", None), obj.at("lower")),
+        upper=_optional_int(obj.optional("upper", None), obj.at("upper")),
     )
     obj.finish()
     return result
+
+
+def _optional_int(value: Any, path: str) -> int | None:
+    return None if value is None else _expect_int(value, path)
 
 
 def _read_expr(value: Any, path: str, symbols: Mapping[str, sympy.Symbol]) -> sympy.Basic:
@@ -341,6 +354,7 @@ def _read_failure(value: Any, path: str, symbols: Mapping[str, sympy.Symbol]) ->
         expr=None if expr is None else _read_expr(expr, obj.at("expr"), symbols),
         origin=_read_origin(obj.raw("origin"), obj.at("origin")),
         kind=obj.string("kind"),
+        value=None if obj.optional("value", None) is None else _read_expr(obj.raw("value"), obj.at("value"), symbols),
     )
     obj.finish()
     return result

@@ -19,6 +19,7 @@ import sympy
 
 from dimsolve.dims.model import DimPath, InputPath
 from dimsolve.guards import capture as cap
+from dimsolve.guards import unbacked
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
 
 
@@ -148,8 +149,32 @@ def _without_torch_graph_dump(text: str) -> str:
     return text if cut < 0 else text[:cut].rstrip("\n") + ("\n" if text[:cut].strip() else "")
 
 
+def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, bound: Mapping[str, Any], strict: bool,
+                 real_values: bool) -> tuple[cap.Capture, list[TraceFailure]]:
+    import torch
+    import torch._functorch.config as functorch_config
+
+    failures: list[TraceFailure] = []
+    out, err = io.StringIO(), io.StringIO()
+    # real-tensor propagation (as torch's draft_export does) decides data-dependent guards with the
+    # example's real values, so tracing reaches every one of them instead of stopping at the first
+    real = functorch_config.patch(fake_tensor_propagate_real_tensors=True, generate_fake_kernels_from_real_mismatches=True)
+    with (cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out),
+          contextlib.redirect_stderr(err), real if real_values else contextlib.nullcontext()):
+        try:
+            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
+        except Exception as exc:  # any tracing failure becomes data: the guards before it still count
+            failures.append(_failure(exc))
+    sys.stdout.write(_without_torch_graph_dump(out.getvalue()))
+    sys.stderr.write(_without_torch_graph_dump(err.getvalue()))
+    return captured, failures
+
+
 def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False) -> GuardSet:
     """Trace ``model`` with every input dimension dynamic and collect the guards it emits.
+
+    When tracing stops at a data-dependent guard, it runs again with the example's real values so
+    that every data-dependent guard is found in one run (each becomes a ``data_dependent`` failure).
 
     >>> gs = trace_guards(model, (torch.randn(6, 4), torch.randn(6, 4)))   # doctest: +SKIP
     >>> [str(g.expr) for g in gs.guards]                                     # doctest: +SKIP
@@ -159,18 +184,13 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
 
     bound = bind_inputs(model, args, kwargs)
     leaves = input_leaves(bound)
-    failures: list[TraceFailure] = []
-    out, err = io.StringIO(), io.StringIO()
-    with cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
-        except Exception as exc:  # any tracing failure becomes data: the guards before it still count
-            failures.append(_failure(exc))
-    sys.stdout.write(_without_torch_graph_dump(out.getvalue()))
-    sys.stderr.write(_without_torch_graph_dump(err.getvalue()))
+    captured, failures = _export_once(model, args, kwargs, bound, strict, real_values=False)
+    if any(f.kind == "data_dependent" for f in failures):
+        captured, failures = _export_once(model, args, kwargs, bound, strict, real_values=True)
+        failures = [f for f in failures if f.kind != "data_dependent"] + unbacked.data_dependent_failures(captured)
     symbols, specializations = _symbols(captured.symbols, list(bound), leaves)
     return GuardSet(
-        symbols=tuple(symbols),
+        symbols=tuple(symbols) + tuple(unbacked.unbacked_symbols(captured)),
         guards=tuple(_guards(captured.guards)),
         specializations=tuple(specializations),
         failures=tuple(failures),

@@ -18,8 +18,8 @@ from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome, make_solver
 from dimsolve.solver.budget import check as run
 from dimsolve.solver.params import Parametrisation
 from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Problem
+from dimsolve.solver.search import FAR_BELOW, widest_bound
 
-SEARCH_CAP = 1 << 40  # beyond this a bound is "unbounded" for all practical shapes
 
 Box = tuple[int, int | None]
 
@@ -62,7 +62,7 @@ def symbol_bounds(problem: Problem, name: str) -> Box:
 
 
 def initial_boxes(problem: Problem, par: Parametrisation) -> dict[str, Box]:
-    boxes: dict[str, Box] = {p: (-(1 << 62), None) for p in par.params}
+    boxes: dict[str, Box] = {p: (FAR_BELOW, None) for p in par.params}
     for name, aff in par.symbols.items():
         if aff.param is None or aff.param not in boxes:
             continue
@@ -141,35 +141,18 @@ def _vars_of(expr: z3.ExprRef) -> list[z3.ExprRef]:
 def _grow(problem: Problem, cand: Candidate, p: str, limit: int | None, up: bool, timeout_ms: int) -> int | None:
     """Push one bound of root ``p`` from the example towards ``limit`` as far as the guards allow."""
     lo, hi = cand.boxes[p]
-    start = cand.par.params[p]  # growing starts from the example's value
 
     def ok(bound: int | None) -> bool:
         if time.monotonic() > cand.deadline:  # out of budget: keep the last valid (smaller) box
             cand.undecided = True
             return False
-        cand.boxes[p] = (lo, bound) if up else (bound if bound is not None else -(1 << 62), hi)
+        cand.boxes[p] = (lo, bound) if up else (bound if bound is not None else FAR_BELOW, hi)
         outcome = candidate_valid(problem, cand, timeout_ms)
         cand.undecided |= outcome is Outcome.UNKNOWN
         return outcome is Outcome.UNSAT
 
-    if ok(limit):
-        return limit
-    far = limit if limit is not None else (start + SEARCH_CAP if up else -(1 << 62))
-    good, step = start, 1
-    # gallop outwards, then bisect between the last good and the first bad bound
-    while True:
-        probe = start + step if up else start - step
-        if (up and probe >= far) or (not up and probe <= far) or not ok(probe):
-            bad = min(probe, far) if up else max(probe, far)
-            break
-        good, step = probe, step * 2
-    while abs(bad - good) > 1:
-        mid = (good + bad) // 2
-        if ok(mid):
-            good = mid
-        else:
-            bad = mid
-    cand.boxes[p] = (lo, good) if up else (good, hi)  # the last bound proven valid
+    good = widest_bound(cand.par.params[p], limit, up, ok)
+    cand.boxes[p] = (lo, good) if up else (good if good is not None else FAR_BELOW, hi)  # the last bound proven valid
     return good
 
 

@@ -1,0 +1,77 @@
+"""Data-dependent (unbacked) symbols: name them in the user's terms and record what tracing needed.
+
+An unbacked symbol (``u0``) is a value torch cannot see while tracing: ``k = n.item()``, the length
+of ``x.nonzero()``. The user knows it as ``k`` or ``idx.shape[0]``, so that is its label.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sympy
+
+from dimsolve.guards.capture import Capture
+from dimsolve.guards.model import SymbolInfo, TraceFailure
+
+_ASSIGN = re.compile(r"^\s*([\w\s,\(\)\[\]]+?)\s*=(?!=)\s*(.+)$")
+_SCALAR = re.compile(r"\.item\(\)|\.tolist\(\)|\bint\(|\bfloat\(|\bbool\(")
+_CALL = re.compile(r"[\w\.\[\]]+\.item\(\)")
+
+
+def _names(lhs: str) -> list[str]:
+    return [n.strip() for n in lhs.strip("()[] ").split(",") if n.strip()]
+
+
+def label_for(code: str, index: int) -> str:
+    """``k = n.item()`` -> ``k``; ``a, b = t.tolist()`` -> ``a``/``b``; ``idx = x.nonzero()`` -> ``idx.shape[0]``."""
+    match = _ASSIGN.match(code or "")
+    if match:
+        lhs, rhs = match.groups()
+        names = _names(lhs)
+        if names and all(n.isidentifier() for n in names):
+            if _SCALAR.search(rhs):
+                return names[min(index, len(names) - 1)]
+            return f"{names[0]}.shape[{index}]"
+    call = _CALL.search(code or "")
+    return call.group(0) if call else ""
+
+
+def _bound(value: Any) -> int | None:
+    """A finite integer bound, or None for torch's ``int_oo``/``-int_oo`` and anything else."""
+    if isinstance(value, int) or (isinstance(value, sympy.Integer) and value.is_finite):
+        number = int(value)
+        return number if abs(number) < 2**62 else None
+    return None
+
+
+def unbacked_symbols(captured: Capture) -> list[SymbolInfo]:
+    env = captured.shape_env
+    ranges = getattr(env, "var_to_range", {}) if env is not None else {}
+    real = getattr(env, "real_tensor_prop_unbacked_vals", {}) if env is not None else {}
+    out = []
+    seen: set[str] = set()
+    for raw in captured.unbacked:
+        sym = raw.expr
+        if not isinstance(sym, sympy.Symbol) or str(sym) in seen:
+            continue
+        seen.add(str(sym))
+        vr = ranges.get(sym)
+        example = real.get(sym)
+        out.append(SymbolInfo(
+            name=str(sym), paths=(), example=_bound(example) if example is not None else None, backed=False,
+            label=label_for(raw.origin.code if raw.origin else "", raw.index), origin=raw.origin,
+            lower=_bound(vr.lower) if vr is not None else None, upper=_bound(vr.upper) if vr is not None else None,
+        ))
+    return out
+
+
+def data_dependent_failures(captured: Capture) -> list[TraceFailure]:
+    out = []
+    for raw in captured.data_dependent:
+        kind = "data_dependent" if isinstance(raw.expr, sympy.logic.boolalg.Boolean) else "data_dependent_int"
+        out.append(TraceFailure(
+            message=f"could not decide {raw.expr} without the data", expr=raw.expr, origin=raw.origin,
+            kind=kind, value=raw.value,
+        ))
+    return out

@@ -1,0 +1,228 @@
+"""Hand-written solver cases: verdict, the structured fix, and the fix checked by enumeration.
+
+Symbol ``s<i>`` is ``<input>.shape[0]`` of input ``x``, ``y``, ``z``, ``w`` in turn (see ``solver_oracle``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import sympy
+
+from dimsolve.diagnostics.model import MakeAuto, NewRoot, Relate, SetRange, Specialize
+from dimsolve.dims.apply import apply_changes
+from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec
+from dimsolve.solver.check import Status, check
+from dimsolve.solver.problem import build_problem
+from dimsolve.solver.synthesis import synthesize
+
+from solver_oracle import FloorDiv, admits_point, entry, guardset, holds, point_text, sym, violating_point
+
+s0, s1, s2, s3 = (sym(f"s{i}") for i in range(4))
+VALID, VIOLATED, UNKNOWN = Status.VALID, Status.VIOLATED, Status.UNKNOWN
+
+
+def root(name: str) -> DimSpec:
+    return DimSpec(DimKind.ROOT, root=name)
+
+
+def derived(name: str, coeff: int, offset: int) -> DimSpec:
+    return DimSpec(DimKind.DERIVED, root=name, coeff=coeff, offset=offset)
+
+
+def static(value: int) -> DimSpec:
+    return DimSpec(DimKind.STATIC, value=value)
+
+
+@dataclass(frozen=True)
+class Case:
+    examples: tuple[int, ...]
+    dims: tuple[DimSpec, ...]
+    roots: tuple[RootDim, ...]
+    guards: tuple[sympy.Basic, ...]
+
+    def build(self):
+        gs = guardset(self.examples, self.guards)
+        spec = Spec(tuple(entry(i, d, e) for i, (d, e) in enumerate(zip(self.dims, self.examples))),
+                    {r.name: r for r in self.roots})
+        return gs, spec
+
+    def example(self) -> dict[str, int]:
+        return {f"s{i}": v for i, v in enumerate(self.examples)}
+
+
+def two(ex0, ex1, guards, r0=(2, 20), r1=(2, 20)) -> Case:
+    """``x.shape[0]`` is ``dx``, ``y.shape[0]`` is ``dy``, with the given ranges."""
+    return Case((ex0, ex1), (root("dx"), root("dy")), (RootDim("dx", *r0), RootDim("dy", *r1)), tuple(guards))
+
+
+def one(ex, guards, rng=(2, 20), dim=None) -> Case:
+    return Case((ex,), (dim or root("dx"),), (RootDim("dx", *rng),), tuple(guards))
+
+
+CASES = [
+    # --- violated: the expected weakest fix ---------------------------------------------------------
+    pytest.param(two(5, 5, [sympy.Eq(s0, s1)]), VIOLATED, (Relate("dy", "dx", 1, 0),), id="equal-dims-relate"),
+    pytest.param(two(5, 6, [sympy.Eq(s1, s0 + 1)]), VIOLATED,
+                 (SetRange("dx", 2, 19), Relate("dy", "dx", 1, 1)), id="shifted-dims-relate-and-range"),
+    pytest.param(two(5, 10, [sympy.Eq(2 * s0, s1)]), VIOLATED,
+                 (SetRange("dx", 2, 10), Relate("dy", "dx", 2, 0)), id="double-dim-relate"),
+    pytest.param(one(5, [s0 <= 6], rng=(3, None)), VIOLATED, (SetRange("dx", 3, 6),), id="upper-bound-set-range"),
+    pytest.param(one(8, [s0 >= 4]), VIOLATED, (SetRange("dx", 4, 20),), id="lower-bound-set-range"),
+    pytest.param(one(4, [sympy.Eq(s0, 4)]), VIOLATED, (Specialize("dx", 4),), id="eq-const-specialize"),
+    pytest.param(one(6, [sympy.Eq(sympy.Mod(s0, 3), 0)], rng=(2, 30)), VIOLATED,
+                 (NewRoot("_dx", 1, 10), Relate("dx", "_dx", 3, 0)), id="mod3-new-root"),
+    pytest.param(one(7, [sympy.Eq(sympy.Mod(s0, 2), 1)]), VIOLATED,
+                 (NewRoot("_dx", 1, 9), Relate("dx", "_dx", 2, 1)), id="odd-new-root-with-offset"),
+    pytest.param(two(10, 10, [s0 * s1 > 64], (2, 100), (2, 100)), VIOLATED,
+                 (SetRange("dx", 7, 100), SetRange("dy", 10, 100)), id="product-two-set-ranges"),
+    pytest.param(two(8, 9, [s0 <= 12, sympy.Eq(s1, s0 + 1)], (2, 16), (2, 16)), VIOLATED,
+                 (SetRange("dx", 2, 12), Relate("dy", "dx", 1, 1)), id="range-and-relation"),
+    pytest.param(Case((3, 4, 12), (root("dx"), root("dy"), root("dz")),
+                      (RootDim("dx", 2, 20), RootDim("dy", 2, 20), RootDim("dz", 2, 400)), (sympy.Eq(s0 * s1, s2),)),
+                 VIOLATED, (MakeAuto("dz"),), id="product-defines-dim-auto"),
+    # --- valid as written ---------------------------------------------------------------------------
+    pytest.param(two(10, 10, [s0 >= 2]), VALID, None, id="trivial-lower-bound-valid"),
+    pytest.param(Case((5, 10), (root("dx"), derived("dx", 2, 0)), (RootDim("dx", 2, 20),), (sympy.Eq(2 * s0, s1),)),
+                 VALID, None, id="derived-dim-valid"),
+    pytest.param(one(4, [sympy.Eq(s0, 4)], dim=static(4)), VALID, None, id="static-dim-valid"),
+    pytest.param(Case((7,), (derived("dx", 2, 1),), (RootDim("dx", 0, 10),), (sympy.Eq(sympy.Mod(s0, 2), 1),)),
+                 VALID, None, id="odd-derived-dim-valid"),
+    # the root's range admits 0 and 1, but the dimension dx - 3 is a size >= 2 only from dx = 5
+    pytest.param(Case((4,), (derived("dx", 1, -3),), (RootDim("dx", 0, 10),), (s0 >= 2,)),
+                 VALID, None, id="negative-offset-sizes-below-2-not-admitted"),
+    pytest.param(one(6, [s0 * s0 <= 100], rng=(2, 10)), VALID, None, id="square-valid-on-range"),
+]
+
+
+@pytest.mark.parametrize(("case", "status", "changes"), CASES)
+def test_case(case: Case, status: Status, changes):
+    gs, spec = case.build()
+    assert admits_point(spec, gs, case.example())
+    problem = build_problem(gs, spec)
+    assert not problem.unsupported
+    verdict = check(problem)
+    assert verdict.status is status
+    witness = violating_point(spec, gs)
+    assert (witness is None) == (status is VALID)
+    for v in verdict.violations:
+        assert admits_point(spec, gs, v.counterexample) and not holds(v.guard.expr, v.counterexample)
+    if status is not VIOLATED:
+        return
+    plan = synthesize(problem, verdict)
+    assert plan is not None and plan.verified
+    assert plan.changes == changes
+    for fixed in (plan.fixed_spec, apply_changes(spec, plan.changes)):
+        bad = violating_point(fixed, gs)
+        assert bad is None, point_text(bad)
+        assert admits_point(fixed, gs, case.example())
+
+
+# --- the weakest fix: deviations from DESIGN.md ("prefer an equality ... to a specialisation") ------
+
+
+@pytest.mark.xfail(strict=True, reason="weakest fix: Or(Eq(x, y), Eq(y, 1)) with sizes >= 2 means x == y, "
+                                        "but dimsolve specialises both dims instead of relating them")
+def test_broadcast_guard_relates_instead_of_specialising():
+    case = two(5, 5, [sympy.Or(sympy.Eq(s0, s1), sympy.Eq(s1, 1))])
+    gs, spec = case.build()
+    problem = build_problem(gs, spec)
+    verdict = check(problem)
+    assert verdict.status is VIOLATED
+    plan = synthesize(problem, verdict)
+    assert plan is not None and plan.verified
+    assert plan.changes == (Relate("dy", "dx", 1, 0),)  # dimsolve: (Specialize("dx", 5), Specialize("dy", 5))
+
+
+@pytest.mark.xfail(strict=True, reason="weakest fix: Eq(2*FloorDiv(x, 2), x) says x is even, but dimsolve "
+                                        "specialises dx instead of dx = 2*_dx (as it does for Eq(Mod(x, 2), 0))")
+def test_floordiv_divisibility_gets_a_new_root():
+    case = one(6, [sympy.Eq(2 * FloorDiv(s0, 2), s0)])
+    gs, spec = case.build()
+    problem = build_problem(gs, spec)
+    verdict = check(problem)
+    assert verdict.status is VIOLATED
+    plan = synthesize(problem, verdict)
+    assert plan is not None and plan.verified
+    assert plan.changes == (NewRoot("_dx", 1, 10), Relate("dx", "_dx", 2, 0))  # dimsolve: (Specialize("dx", 6),)
+
+
+# --- the time budget: unknown, never a wrong valid -------------------------------------------------
+
+PELL_X, PELL_Y = 1766319049, 226153980  # the least solution of x**2 - 61*y**2 == 1
+BIG = 2 * 10**9
+
+
+def _roots(examples, hi):
+    return Case(tuple(examples), tuple(root(f"d{i}") for i in range(len(examples))),
+                tuple(RootDim(f"d{i}", 2, hi) for i in range(len(examples))), ())
+
+
+def _with(case: Case, guards) -> Case:
+    return Case(case.examples, case.dims, case.roots, tuple(guards))
+
+
+HARD = [
+    # truly violated, at (PELL_X, PELL_Y) only (up to 2e9): a "valid" here would be wrong
+    pytest.param(_with(_roots((3, 2), BIG), [sympy.Ne(s0**2 - 61 * s1**2, 1)]), VIOLATED, id="pell"),
+    # truly valid (Fermat, n = 3), but no solver proves it
+    pytest.param(_with(_roots((3, 4, 5), 10**6), [sympy.Ne(s0 * s0 * s0 + s1 * s1 * s1, s2 * s2 * s2)]), VALID,
+                 id="fermat-3"),
+    # truly violated (3**3 + 4**3 + 5**3 == 6**3, and 10**6 ** 4 > 10**12), at the example (3, 4, 5, 7) it holds
+    pytest.param(_with(_roots((3, 4, 5, 7), 10**6), [
+        s0 * s1 <= 10**12, s1 * s2 <= 10**12, s0 * s1 * s2 * s3 <= 10**12,
+        sympy.Ne(s0**3 + s1**3 + s2**3, s3**3),
+    ]), VIOLATED, id="products-and-cubes"),
+]
+
+
+def test_pell_witness():
+    assert PELL_X**2 - 61 * PELL_Y**2 == 1 and PELL_X <= BIG
+    assert not holds(sympy.Ne(s0**2 - 61 * s1**2, 1), {"s0": PELL_X, "s1": PELL_Y})
+
+
+@pytest.mark.parametrize(("case", "truth"), HARD)
+def test_tiny_budget_never_says_valid_wrongly(case: Case, truth: Status):
+    gs, spec = case.build()
+    verdict = check(build_problem(gs, spec), timeout_ms=1)
+    assert verdict.status is UNKNOWN or verdict.status is truth
+    if verdict.status is UNKNOWN:
+        assert verdict.undecided and not verdict.violations
+    for v in verdict.violations:
+        cex = v.counterexample
+        assert not holds(v.guard.expr, cex)
+        assert all(2 <= cex[f"s{i}"] <= r.max for i, r in enumerate(case.roots))
+
+
+def test_tiny_budget_gives_unknown_on_hard_problems():
+    statuses = {}
+    for param in HARD:
+        case, _ = param.values
+        gs, spec = case.build()
+        statuses[param.id] = check(build_problem(gs, spec), timeout_ms=1).status
+    assert UNKNOWN in statuses.values(), statuses
+    assert statuses["pell"] is UNKNOWN and statuses["fermat-3"] is UNKNOWN, statuses
+
+
+def test_default_budget_on_pell_is_unknown_or_a_real_counterexample():
+    case, _ = HARD[0].values
+    gs, spec = case.build()
+    verdict = check(build_problem(gs, spec), timeout_ms=200)
+    assert verdict.status in (UNKNOWN, VIOLATED)
+    for v in verdict.violations:
+        assert (v.counterexample["s0"], v.counterexample["s1"]) == (PELL_X, PELL_Y)
+
+
+@pytest.mark.parametrize("timeout_ms", [1, 5, 50])
+@pytest.mark.parametrize("case", [p.values[0] for p in CASES], ids=[p.id for p in CASES])
+def test_small_budget_answers_are_correct_when_decided(case: Case, timeout_ms: int):
+    gs, spec = case.build()
+    verdict = check(build_problem(gs, spec), timeout_ms=timeout_ms)
+    truly_valid = violating_point(spec, gs) is None
+    if verdict.status is VALID:
+        assert truly_valid
+    elif verdict.status is VIOLATED:
+        assert not truly_valid
+        for v in verdict.violations:
+            assert admits_point(spec, gs, v.counterexample) and not holds(v.guard.expr, v.counterexample)
