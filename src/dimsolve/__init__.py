@@ -19,6 +19,8 @@ _LAZY = {
     "Report": "dimsolve.export.report",
     "Violation": "dimsolve.export.report",
     "Case": "dimsolve.export.api",
+    "case": "dimsolve.export.case",
+    "assert_valid": "dimsolve.export.case",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -376,6 +376,8 @@ class SpecPlan:
 def bounds(draw: Any, value: int) -> tuple[int | None, int | None]:
     lo = draw(st.one_of(st.none(), st.integers(2, value), st.integers(0, value)))
     hi = draw(st.one_of(st.none(), st.integers(value, value + 6)))
+    if lo is not None and hi is not None and hi <= lo:  # torch's Dim needs min < max
+        hi = lo + 1
     return lo, hi
 
 

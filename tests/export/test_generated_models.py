@@ -250,8 +250,17 @@ CORNERS = {
 }
 
 
+BUG_NEGATIVE_OFFSET = (
+    "dimsolve bug: the verified fix for x[1:] + y spells y as `dx - 1` with dx unbounded above; torch.export "
+    "2.13 crashes on that spec (KeyError: 'max' in DimConstraints._process_derived_dim_roots), so the fix "
+    "does not export in one round (torch itself suggests `dx = dy + 1`)")
+XFAIL_CORNERS = {"slice-plus-one-unrelated": BUG_NEGATIVE_OFFSET}
+
+
 @pytest.mark.torch
-@pytest.mark.parametrize("name", list(CORNERS))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=XFAIL_CORNERS[n])) if n in XFAIL_CORNERS else n
+    for n in CORNERS])
 def test_corner_case(name: str) -> None:
     case, expect_ok = CORNERS[name]
     model, args, spec = case.build()
@@ -261,3 +270,25 @@ def test_corner_case(name: str) -> None:
     assert outcome == ("ok" if expect_ok else "violated")
     if not expect_ok:
         assert report.fixed_dynamic_shapes is not None and report.fix_verified, f"no verified fix:\n{report}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Regression tests for dimsolve bugs found by the property (minimal, deterministic)
+# ----------------------------------------------------------------------------------------------
+
+
+class DropFirstAdd(torch.nn.Module):
+    def forward(self, x, y):
+        return x[1:] + y
+
+
+@pytest.mark.torch
+@pytest.mark.xfail(strict=True, reason=BUG_NEGATIVE_OFFSET)
+def test_bug_fix_with_negative_offset_exports() -> None:
+    from torch.export import Dim
+
+    model, args = DropFirstAdd(), (torch.randn(5, 3), torch.randn(4, 3))
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes={"x": (Dim("dx"), 3), "y": (Dim("dy"), 3)})
+    assert not report.ok and report.fix_verified
+    ep, err = torch_export(model, args, report.fixed_dynamic_shapes)
+    assert err is None, f"{report.fix_code}\n{_err(err)}"

@@ -13,6 +13,7 @@ the guards hold". The spec is valid iff every admitted assignment satisfies ever
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,7 +101,8 @@ def _code(expr: sympy.Basic) -> str:
 
 
 _NUMPY = {
-    "_and": np.logical_and.reduce, "_or": np.logical_or.reduce, "_not": np.logical_not,
+    "_and": lambda xs: functools.reduce(np.logical_and, xs), "_or": lambda xs: functools.reduce(np.logical_or, xs),
+    "_not": np.logical_not,
     "_fd": np.floor_divide, "_mod": np.mod, "_min": np.minimum, "_max": np.maximum,
 }
 # exact Python integers, for single points whose values may not fit int64
@@ -154,6 +156,7 @@ class Admitted:
     n: int
     auto: dict[str, np.ndarray]
     m: int
+    auto_bounds: dict[str, tuple[int, int | None]]  # each AUTO size's own range (>= 2, the hint's max)
 
     def env(self) -> dict[str, np.ndarray]:
         return {**self.universal, **self.auto}
@@ -226,10 +229,16 @@ def admitted(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP, auto_cap: int = A
                 sizes[s.name] = v
     universal = {k: v[mask].reshape(-1, 1) for k, v in sizes.items()}
     n = int(mask.sum())
+    # a smaller AUTO domain can only add violations, and ``violating_point`` re-checks those on a wide one
+    if auto:
+        auto_cap = max(MIN_DYNAMIC_SIZE, min(auto_cap, int((budget / max(n, 1)) ** (1 / len(auto)))))
     auto_axes = []
+    auto_bounds: dict[str, tuple[int, int | None]] = {}
     for name in auto:
         d = entries_of[name][0].dim
-        auto_axes.append(np.arange(max(d.min or 0, MIN_DYNAMIC_SIZE), (d.max if d.max is not None else auto_cap) + 1))
+        auto_bounds[name] = (max(d.min or 0, MIN_DYNAMIC_SIZE), d.max)
+        top = min(d.max, auto_cap) if d.max is not None else auto_cap
+        auto_axes.append(np.arange(auto_bounds[name][0], top + 1))
     if auto_axes:
         grids = np.meshgrid(*auto_axes, indexing="ij")
         autos = {k: g.reshape(1, -1) for k, g in zip(auto, grids)}
@@ -238,7 +247,7 @@ def admitted(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP, auto_cap: int = A
         autos, m = {}, 1
     if n * m > budget:
         raise Unbounded(f"{n}x{m} points")
-    return Admitted(universal, n, autos, m)
+    return Admitted(universal, n, autos, m, auto_bounds)
 
 
 def admits_point(spec: Spec, gs: GuardSet, point: Mapping[str, int], cap: int = DEFAULT_CAP) -> bool:
@@ -247,8 +256,8 @@ def admits_point(spec: Spec, gs: GuardSet, point: Mapping[str, int], cap: int = 
     ok = np.ones(adm.n, dtype=bool)
     for name, arr in adm.universal.items():
         ok &= arr[:, 0] == point[name]
-    for name, arr in adm.auto.items():
-        if not np.any(arr[0] == point[name]):
+    for name, (lo, hi) in adm.auto_bounds.items():
+        if name in point and not (lo <= point[name] and (hi is None or point[name] <= hi)):
             return False
     return bool(ok.any())
 
@@ -278,7 +287,7 @@ def _auto_solution(adm: Admitted, point: Mapping[str, int], guards: Sequence[sym
     """Re-check one point over a much wider range of the AUTO sizes than ``auto_cap`` (no false alarms)."""
     k = len(adm.auto)
     top = min(10**5, int(budget ** (1 / k)))
-    axes = [np.arange(int(arr.min()), max(int(arr.max()), top) + 1, dtype=np.int64) for arr in adm.auto.values()]
+    axes = [np.arange(lo, (top if hi is None else min(hi, top)) + 1, dtype=np.int64) for lo, hi in adm.auto_bounds.values()]
     grids = np.meshgrid(*axes, indexing="ij")
     env = {name: np.int64(v) for name, v in point.items()}
     env.update({name: g.reshape(-1) for name, g in zip(adm.auto, grids)})

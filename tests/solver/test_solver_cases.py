@@ -148,6 +148,26 @@ def test_floordiv_divisibility_gets_a_new_root():
     assert plan.changes == (NewRoot("_dx", 1, 10), Relate("dx", "_dx", 2, 0))  # dimsolve: (Specialize("dx", 6),)
 
 
+@pytest.mark.xfail(strict=True, reason="synthesis: Eq(y + z, x) makes dz Dim.AUTO (defined_by_guards) but the "
+                                        "guard stays 'consumed', so _involved never narrows dx/dy to keep z = x - y >= 2; "
+                                        "the plan comes back unverified although e.g. dx in [5, 10], dy in [2, 3] works")
+def test_sum_guard_defining_an_auto_dim_gets_a_verified_fix():
+    # e.g. ``x + torch.cat([y, z])``
+    case = Case((5, 3, 2), (root("dx"), root("dy"), root("dz")),
+                (RootDim("dx", 2, 10), RootDim("dy", 2, 10), RootDim("dz", 2, 10)), (sympy.Eq(s1 + s2, s0),))
+    gs, spec = case.build()
+    problem = build_problem(gs, spec)
+    verdict = check(problem)
+    assert verdict.status is VIOLATED
+    # a verified fix exists: z left to Dim.AUTO, x and y narrowed around the example
+    manual = apply_changes(spec, [MakeAuto("dz"), SetRange("dx", 5, 10), SetRange("dy", 2, 3)])
+    assert violating_point(manual, gs) is None and admits_point(manual, gs, case.example())
+    plan = synthesize(problem, verdict)
+    assert plan is not None
+    assert violating_point(plan.fixed_spec, gs) is None  # dimsolve: admits x=2, y=2 (then z = 0)
+    assert plan.verified  # dimsolve: (MakeAuto("dz"),), verified=False
+
+
 # --- the time budget: unknown, never a wrong valid -------------------------------------------------
 
 PELL_X, PELL_Y = 1766319049, 226153980  # the least solution of x**2 - 61*y**2 == 1

@@ -31,8 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("target", help="path/to/file.py:factory, where factory() returns (model, args, kwargs, dynamic_shapes) or a dimsolve.Case")
     check.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     check.add_argument("--strict", action="store_true", help="trace with strict (dynamo) export")
+    check.add_argument("--spec-json", metavar="FILE",
+                       help="check this JSON spec (docs/service.md) instead of the factory's dynamic_shapes")
     explain = sub.add_parser("explain", help="print the documentation of a diagnostic code")
     explain.add_argument("code", help="e.g. DS201")
+    from dimsolve.cli.lint import register
+
+    register(sub)  # lint, cache clear
+    from dimsolve.service.cli import add_serve_parser  # argparse only: the web framework loads in `serve`
+
+    add_serve_parser(sub)
     return parser
 
 
@@ -61,7 +69,7 @@ def _demo(fmt: str) -> int:
     return EXIT_OK  # the demo's spec is wrong on purpose: finding that is success
 
 
-def _check(target: str, fmt: str, strict: bool) -> int:
+def _check(target: str, fmt: str, strict: bool, spec_json: str | None = None) -> int:
     from dimsolve.cli.cases import CaseError, load_case
     from dimsolve.export.api import check_dynamic_shapes
 
@@ -70,6 +78,14 @@ def _check(target: str, fmt: str, strict: bool) -> int:
     except CaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if spec_json is not None:
+        from dimsolve.service.cli import SpecFileError, check_spec_json
+
+        try:
+            return _print_report(check_spec_json(case, spec_json, strict or case.strict), fmt)
+        except SpecFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     report = check_dynamic_shapes(case.model, case.args, case.kwargs, dynamic_shapes=case.dynamic_shapes,
                                   strict=strict or case.strict)
     return _print_report(report, fmt)
@@ -90,7 +106,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args.format)
     if args.command == "check":
-        return _check(args.target, args.format, args.strict)
+        return _check(args.target, args.format, args.strict, args.spec_json)
+    if hasattr(args, "run"):  # lint, cache clear (cli/lint.py); serve (service/cli.py)
+        return int(args.run(args))
     return _explain(args.code)
 
 

@@ -96,6 +96,9 @@ def _example_values(entries: Sequence[SpecEntry], roots: Mapping[str, RootDim]) 
     first: dict[str, tuple[int, SpecEntry]] = {}
     for e in entries:
         d = e.dim
+        if d.kind in (DimKind.AUTO, DimKind.DYNAMIC):
+            yield from _hint_outside(e)
+            continue
         root = roots.get(d.root or "")
         if not d.is_named or root is None:
             continue
@@ -150,3 +153,25 @@ def _outside(e: SpecEntry, root: RootDim, value: int) -> Diagnostic:
         f"widen the range: {root_text(wider)}, or use an example inside it",
         {"example": e.example, "root_value": value},
     )
+
+
+def _hint_outside(e: SpecEntry) -> Iterable[Diagnostic]:
+    """``Dim.DYNAMIC(max=4)`` with an example of 8: torch exports with [2, 4] and then rejects the
+    very example it traced with, so this is an error before any tracing."""
+    d = e.dim
+    low, high = d.min, d.max
+    if (low is not None and e.example < low) or (high is not None and e.example > high):
+        span = _range_text(low if low is not None else 0, high)
+        bounds = ", ".join(f"{k}={v}" for k, v in (("min", low), ("max", high)) if v is not None)
+        wider_low = None if low is None else min(low, e.example)
+        wider_high = None if high is None else max(high, e.example)
+        wider = ", ".join(f"{k}={v}" for k, v in (("min", wider_low), ("max", wider_high)) if v is not None)
+        # DESIGN.md files this under silent narrowing: torch exports, then rejects the example itself
+        yield diag(
+            "DS302",
+            f"size {e.example} of {e.path} is outside the range {span} of {d.expr_text()}({bounds}): "
+            "torch would export with that range, then reject the very example it traced with",
+            (e.spec_path,),
+            f"widen the range: {d.expr_text()}({wider}), or use an example inside it",
+            {"example": e.example},
+        )

@@ -24,7 +24,7 @@ from dimsolve.diagnostics.model import (
     Specialize,
 )
 from dimsolve.dims.model import DimKind, Spec, linear_text
-from dimsolve.export.terms import root_paths, spec_summary, symbol_path, user_expr
+from dimsolve.export.terms import display_names, root_paths, spec_summary, user_expr
 from dimsolve.guards.model import GuardSet
 from dimsolve.solver.check import GuardViolation, Verdict
 from dimsolve.solver.problem import Problem
@@ -81,16 +81,24 @@ def _is_nonlinear(expr: sympy.Basic) -> bool:
         isinstance(p.exp, sympy.Integer) and p.exp > 1 for p in expr.atoms(sympy.Pow))
 
 
+def _code(v: GuardViolation) -> str:
+    return v.guard.origin.code if v.guard.origin else ""
+
+
+def _guard_text(problem: Problem, v: GuardViolation) -> str:
+    return user_expr(v.guard.expr, problem.guardset, _code(v))
+
+
 def _counterexample(problem: Problem, v: GuardViolation) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for sym in sorted(v.guard.symbols):
-        if sym in v.counterexample:
-            out[symbol_path(problem.guardset, sym)] = v.counterexample[sym]
-    return out
+    names = display_names(problem.guardset, set(v.guard.symbols), _code(v))
+    return {names[sym]: v.counterexample[sym] for sym in sorted(v.guard.symbols) if sym in v.counterexample}
 
 
-def _spec_paths(spec: Spec, roots: set[str]) -> tuple[str, ...]:
-    return tuple(e.spec_path for e in spec.entries if e.dim.root in roots)
+def _spec_paths(spec: Spec, roots: set[str], primary: str = "") -> tuple[str, ...]:
+    """Spec entries of ``roots``, those of the ``primary`` root (the one the fix changes) first."""
+    entries = [e for e in spec.entries if e.dim.root in roots]
+    entries.sort(key=lambda e: e.dim.root != primary)
+    return tuple(e.spec_path for e in entries)
 
 
 def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange], vs: list[GuardViolation], verified: bool) -> Diagnostic:
@@ -98,12 +106,12 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
     nonlinear = any(_is_nonlinear(v.guard.expr) for v in vs)
     code, message = _describe(change, problem.spec, multi, nonlinear)
     first = vs[0] if vs else None
-    guards = [user_expr(v.guard.expr, problem.guardset) for v in vs]
+    guards = [_guard_text(problem, v) for v in vs]
     facts: dict[str, object] = {"spec": spec_summary(problem.spec)}
     if first is not None:
         facts["guard"] = guards[0]
         facts["counterexample"] = _counterexample(problem, first)
-    labels = tuple(Label(v.guard.origin, user_expr(v.guard.expr, problem.guardset)) for v in vs if v.guard.origin)
+    labels = tuple(Label(v.guard.origin, _guard_text(problem, v)) for v in vs if v.guard.origin)
     notes = tuple(f"also required: {g}" for g in dict.fromkeys(guards[1:]) if g != guards[0])
     if isinstance(change, MakeAuto) and guards:
         notes += (f"with Dim.AUTO, torch.export infers it from `{guards[0]}` and checks it at run time",)
@@ -113,7 +121,7 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         code=code,
         severity=Severity.ERROR,
         message=message,
-        paths=_spec_paths(problem.spec, roots),
+        paths=_spec_paths(problem.spec, roots, getattr(change, "target", "")),
         labels=labels,
         notes=notes,
         fixes=(Fix(message, tuple(extra) + (change,), applicability),),
@@ -179,7 +187,7 @@ def _source_order(d: Diagnostic) -> tuple[str, int]:
 
 
 def _unattributed(problem: Problem, v: GuardViolation) -> Diagnostic:
-    guard = user_expr(v.guard.expr, problem.guardset)
+    guard = _guard_text(problem, v)
     return Diagnostic(
         code="DS302",
         severity=Severity.ERROR,

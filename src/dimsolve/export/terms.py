@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sympy
 
 from dimsolve.dims.model import Spec
@@ -20,9 +22,54 @@ def symbol_path(guardset: GuardSet, name: str) -> str:
     return "a data-dependent value"
 
 
-def user_expr(expr: sympy.Basic, guardset: GuardSet) -> str:
+def _equal_classes(guardset: GuardSet) -> dict[str, set[str]]:
+    """Symbols the guards make equal (``Eq(s0, s2)``): torch writes later guards with one of them."""
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent.get(a, a) != a:
+            a = parent[a]
+        return a
+
+    for g in guardset.guards:
+        e = g.expr
+        if isinstance(e, sympy.Equality) and all(isinstance(side, sympy.Symbol) for side in e.args):
+            a, b = (find(str(side)) for side in e.args)
+            parent[a] = b
+    classes: dict[str, set[str]] = {}
+    for name in list(parent):
+        classes.setdefault(find(name), set()).add(name)
+    for root, members in list(classes.items()):
+        members.add(root)
+        for m in members:
+            classes[m] = members
+    return classes
+
+
+def display_names(guardset: GuardSet, symbols: set[str], code: str = "") -> dict[str, str]:
+    """The user's name for each symbol, preferring the input the source line itself mentions.
+
+    After ``x + y`` torch writes ``x.shape[0]`` as ``y.shape[0]``'s symbol; a guard from
+    ``if x.shape[0] <= 64`` should still read ``x.shape[0] <= 64``.
+    """
+    words = set(re.findall(r"[A-Za-z_]\w*", code))
+    classes = _equal_classes(guardset) if code else {}
+    out = {}
+    for name in symbols:
+        out[name] = symbol_path(guardset, name)
+        for other in sorted(classes.get(name, ())):
+            info = guardset.symbol(other)
+            for path in info.paths if info else ():
+                if str(path.input.keys[0]) in words and str(path.input.keys[0]) not in out[name].split(".")[0]:
+                    if not any(str(p.input.keys[0]) in words for p in (guardset.symbol(name) or info).paths):
+                        out[name] = str(path)
+    return out
+
+
+def user_expr(expr: sympy.Basic, guardset: GuardSet, code: str = "") -> str:
     """``Eq(s0, s2)`` -> ``x.shape[0] == y.shape[0]``; never shows torch's symbol names."""
-    mapping = {s: sympy.Symbol(symbol_path(guardset, str(s))) for s in expr.free_symbols}
+    names = display_names(guardset, {str(s) for s in expr.free_symbols}, code)
+    mapping = {s: sympy.Symbol(names[str(s)]) for s in expr.free_symbols}
     renamed = expr.xreplace(mapping)
     for cls, op in _REL.items():
         if isinstance(renamed, cls):

@@ -1,0 +1,87 @@
+"""The command-line side of the service: ``dimsolve serve`` and ``dimsolve check --spec-json``.
+
+Imported by ``dimsolve.cli.main`` to build its parser, so importing this module stays cheap: the
+web framework loads only when ``serve`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dimsolve.service.limits import Limits
+
+SERVE_EPILOG = """The service never imports or runs user code: a request carries a GuardSet and a spec as JSON.
+It listens on loopback unless --host says otherwise; see docs/service.md before exposing it."""
+
+
+def add_serve_parser(sub: Any) -> None:
+    """Add ``serve`` to the CLI's subparsers."""
+    defaults = Limits()
+    serve = sub.add_parser("serve", help="run the solver as an HTTP JSON service (needs dimsolve[serve])",
+                           epilog=SERVE_EPILOG)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--workers", type=int, default=defaults.workers,
+                       help=f"solver processes (default: {defaults.workers}); 0 checks in a thread, one at a time")
+    serve.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes,
+                       help=f"larger request bodies get 413 (default: {defaults.max_body_bytes})")
+    serve.add_argument("--max-symbols", type=int, default=defaults.max_symbols,
+                       help=f"symbols per GuardSet (default: {defaults.max_symbols})")
+    serve.add_argument("--max-guards", type=int, default=defaults.max_guards,
+                       help=f"guards + failures per GuardSet (default: {defaults.max_guards})")
+    serve.add_argument("--max-timeout-ms", type=int, default=defaults.max_timeout_ms,
+                       help=f"the largest per-query solver budget a request may ask for (default: {defaults.max_timeout_ms})")
+    serve.add_argument("--request-timeout", type=float, default=defaults.request_timeout_s,
+                       help=f"seconds one check may take, queueing included: 504 past it (default: {defaults.request_timeout_s:g})")
+    serve.add_argument("--cache-entries", type=int, default=defaults.cache_entries,
+                       help=f"answers kept in the LRU cache, 0 for none (default: {defaults.cache_entries})")
+    serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``dimsolve serve``: 2 when the optional dependencies are missing or a limit is not positive."""
+    try:
+        from dimsolve.service.app import serve
+    except ImportError as exc:
+        print(f"error: dimsolve serve needs the serve extra ({exc.name} is missing): "
+              'pip install "dimsolve[serve]"', file=sys.stderr)
+        return 2
+    limits = Limits(
+        max_body_bytes=args.max_body_bytes, max_symbols=args.max_symbols, max_guards=args.max_guards,
+        max_timeout_ms=args.max_timeout_ms, request_timeout_s=args.request_timeout, workers=args.workers,
+        cache_entries=args.cache_entries,
+    )
+    bad = [name for name in ("max_body_bytes", "max_symbols", "max_guards", "max_timeout_ms", "request_timeout_s")
+           if getattr(limits, name) <= 0]
+    if bad or limits.workers < 0:
+        print(f"error: {', '.join(bad) or 'workers'} must be positive", file=sys.stderr)
+        return 2
+    serve(args.host, args.port, limits, log_level=args.log_level)
+    return 0
+
+
+def check_spec_json(case: Any, spec_file: str, strict: bool) -> Any:
+    """``dimsolve check FILE:FACTORY --spec-json SPEC``: trace the case, check the JSON spec (the factory's own
+    ``dynamic_shapes`` is not used). Raises ``SpecFileError`` for a spec file that cannot be used."""
+    from dimsolve.export.api import trace_guards
+    from dimsolve.service.check import ServiceError, check_json
+
+    try:
+        data = json.loads(Path(spec_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise SpecFileError(f"{spec_file}: cannot read a JSON spec: {exc}") from None
+    guardset = trace_guards(case.model, case.args, case.kwargs, strict=strict)
+    try:
+        return check_json(guardset, data, Limits().default_timeout_ms)
+    except ServiceError as exc:
+        where = (exc.path or "spec").removeprefix("spec").lstrip(".") or "$"
+        raise SpecFileError(f"{spec_file}: {where}: {exc.message}") from None
+
+
+class SpecFileError(ValueError):
+    """A ``--spec-json`` file that is missing, not JSON, or not a valid spec."""
