@@ -89,10 +89,10 @@ class _Guards:
         out = []
         for m in self.m:
             if not m.leader:
-                out.append(sympy.Eq(self.s[m.index], m.coeff * self._leader(m) + m.offset))
+                out.append(sympy.Eq(self.s[m.index], m.coeff * self._leader(m) + m.offset, evaluate=False))
                 self.kinds["equality"] += 1
             if m.coeff == 2:
-                out.append(sympy.Eq(FloorDiv(self.s[m.index], 2), self._leader(m)))
+                out.append(sympy.Eq(FloorDiv(self.s[m.index], 2, evaluate=False), self._leader(m), evaluate=False))
                 self.kinds["floordiv"] += 1
         return out
 
@@ -104,17 +104,23 @@ class _Guards:
         s = self.s[m.index]
         self.kinds[fam] += 1
         if fam == "range":
-            return s <= m.hi + r
+            return _le(s, m.hi + r)
         other = self.m[(m.index + 1 + r) % n]
         if fam == "product":
-            return s * self.s[other.index] <= m.hi * other.hi + r
+            return _le(s * self.s[other.index], m.hi * other.hi + r)
         if fam == "floordiv":
             k = 2 + r % 7
-            return FloorDiv(s, k) <= m.hi // k + r // 7
+            return _le(FloorDiv(s, k, evaluate=False), m.hi // k + r // 7)
         even = self._even(m)
         if even is None:  # no multiple of 2 among few symbols: a trivially true remainder bound
-            return Mod(s, 2 + r) <= 1 + r
-        return sympy.Eq(Mod(self.s[even.index] * self.s[other.index] ** (1 + r // n), 2), 0)
+            return _le(Mod(s, 2 + r, evaluate=False), 1 + r)
+        # (even + 2r) * other is even: a product under Mod, as torch writes for view/reshape
+        product = sympy.Mul(self.s[other.index], self.s[even.index] + 2 * r)
+        return sympy.Eq(Mod(product, 2, evaluate=False), 0, evaluate=False)
+
+
+def _le(lhs: sympy.Basic, rhs: int) -> sympy.Basic:
+    return sympy.Le(lhs, rhs, evaluate=False)
 
 
 def make_case(n_guards: int, n_symbols: int) -> SyntheticCase:
@@ -126,10 +132,8 @@ def make_case(n_guards: int, n_symbols: int) -> SyntheticCase:
     exprs = stream.relations()[:n_guards]
     t = 0
     while len(exprs) < n_guards:
-        expr = stream.family(t)
+        exprs.append(stream.family(t))
         t += 1
-        if expr not in (sympy.true, sympy.false):
-            exprs.append(expr)
     leader_example = {m.group: 4 + 2 * (m.group % 30) for m in members if m.leader}
     symbols = tuple(
         SymbolInfo(f"s{m.index}", (_path(m.index),), m.coeff * leader_example[m.group] + m.offset, True)

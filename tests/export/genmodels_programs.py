@@ -215,7 +215,10 @@ def input_shapes(draw: Any) -> list[Shape]:
     """2-4 input shapes of rank 1-3, sizes 2..9; sizes mostly come from a small pool so that inputs
     are often compatible with each other."""
     n = draw(st.integers(2, 4))
-    pool = draw(st.lists(st.integers(2, 9), min_size=1, max_size=3, unique=True))
+    base = draw(st.integers(2, 8))
+    # related sizes make slices, cats and flattens line up with other inputs: b, b + 1, b - 1, 2b, 2b + 1
+    related = [v for v in (base + 1, base - 1, 2 * base, 2 * base + 1) if 2 <= v <= 9]
+    pool = [base] + draw(st.lists(st.sampled_from(related), max_size=2, unique=True))
     size = st.one_of(st.sampled_from(pool), st.sampled_from(pool), st.integers(2, 9))
     return [tuple(draw(st.lists(size, min_size=r, max_size=r))) for r in draw(
         st.lists(st.sampled_from([1, 2, 2, 2, 3]), min_size=n, max_size=n))]

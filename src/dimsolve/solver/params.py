@@ -117,7 +117,7 @@ def solve_equalities(problem: Problem) -> tuple[Elimination, set[int]] | None:
 
 
 def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[int]) -> int:
-    """Extra lattice period for ``param`` from ``Mod(a*x + b, k)`` atoms of violated guards."""
+    """Extra lattice period for ``param`` from ``Mod(a*x + ..., k)`` atoms of violated guards."""
     period = 1
     allowed = {n for n in problem.vars if n not in problem.auto}
     constants = {sym: int(expr[CONST]) for sym, expr in elim.solved.items()
@@ -132,10 +132,12 @@ def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[i
             if lin is None:
                 continue
             arg = substitute({(k if k == CONST else SYM + k): v for k, v in lin.items()}, elim.solved)
-            affine = _as_affine(arg)
-            if affine and affine[0] == ROOT + param and affine[1].denominator == 1:
+            coeff = arg.get(ROOT + param)
+            # Mod(a*t + c*u + b, k): fixing t mod k/gcd(a, k) (and likewise u, in its own group)
+            # keeps the remainder at the example's value, and keeps t and u dynamic
+            if coeff is not None and all(v.denominator == 1 for v in arg.values()):
                 k = int(atom.args[1])
-                period = math.lcm(period, k // math.gcd(int(affine[1]), k))
+                period = math.lcm(period, k // math.gcd(int(coeff), k))
     return period
 
 
