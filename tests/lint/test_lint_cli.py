@@ -51,8 +51,7 @@ def repo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cold(repo):
-    result = lint(repo, "--format", "json", "--output", "cold.json")
-    return result, json.loads((repo / "cold.json").read_text("utf-8"))
+    return lint(repo)
 
 
 def _corrupt(entries: list[Path]) -> None:
@@ -82,7 +81,6 @@ def warm(repo, cold, tmp_path_factory):
         "shard1": ("--format", "json", "--shard", "1/3", "-j", "2"),
         "shard2": ("--format", "json", "--shard", "2/3"),
         "shard3": ("--format", "json", "--shard", "3/3"),
-        "directory": ("--format", "json", "models/add"),
         "clean-file": ("extra/clean_cases.py",),
         "broken-only": ("models/broken/shape_cases.py",),
     }
@@ -92,18 +90,16 @@ def warm(repo, cold, tmp_path_factory):
     return {name: finish(proc) for name, proc in procs.items()}, scratch
 
 
-def test_cold_run_reports_every_case_and_exits_1(cold):
-    result, doc = cold
-    assert result.returncode == 1, result.stderr
-    assert findings(doc) == {cid: (status, codes) for cid, (status, codes) in EXPECTED.items()}
-    assert summary_of(result.stdout) == (7, 3, 2, COLD_TRACED, CHECKED - COLD_TRACED)
-    summary = doc["summary"]
-    assert (summary["cases"], summary["with_findings"], summary["errors"]) == (7, 3, 2)
-    assert (summary["traced"], summary["cached"], summary["cache_rebuilt"]) == (COLD_TRACED, 1, 0)
-    broken = next(c for c in doc["cases"] if c["id"] == "models/broken/shape_cases.py")
-    assert "a_module_that_does_not_exist" in broken["error"] and broken["line"] == 2
-    printed = next(c for c in doc["cases"] if c["id"].endswith("::as_case"))
-    assert "printed by the model" in printed["output"]
+def test_cold_run_traces_and_reports_every_finding(cold):
+    assert cold.returncode == 1, cold.stderr
+    out = cold.stdout
+    assert summary_of(out.splitlines()[-1]) == (7, 3, 2, COLD_TRACED, CHECKED - COLD_TRACED)
+    assert "models/add/shape_cases.py::violating: spec has findings (models/add/shape_cases.py:20)" in out
+    assert "error[DS201]" in out and "error[DS301]" in out and "error[DS102]" in out
+    assert "models/proj/shape_cases.py::bad_return: error" in out and "must return (model, args, kwargs" in out
+    assert "models/broken/shape_cases.py: error" in out and "a_module_that_does_not_exist" in out
+    assert "printed by the model" not in out and "::good" not in out
+    assert "\r" not in cold.stderr  # no progress indicator: stderr is not a terminal
 
 
 def test_cache_directory_is_marked_and_holds_one_entry_per_trace(repo, cold):
@@ -114,15 +110,27 @@ def test_cache_directory_is_marked_and_holds_one_entry_per_trace(repo, cold):
 
 
 def test_second_run_skips_tracing_and_gives_identical_findings(cold, warm):
+    again = warm[0]["text"]
+    assert again.returncode == 1, again.stderr
+    assert summary_of(again.stdout.splitlines()[-1]) == (7, 3, 2, 0, CHECKED)
+    assert again.stdout.splitlines()[:-1] == cold.stdout.splitlines()[:-1]
+
+
+def test_json_document(warm):
     result = warm[0]["json"]
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
-    assert (doc["summary"]["traced"], doc["summary"]["cached"]) == (0, CHECKED)
-    assert summary_of(result.stderr) == (7, 3, 2, 0, CHECKED)
-    cold_cases = {c["id"]: c for c in cold[1]["cases"]}
-    for case in doc["cases"]:
-        before = cold_cases[case["id"]]
-        assert (case["status"], case["report"], case["error"]) == (before["status"], before["report"], before["error"])
+    assert doc["schema_version"] == 1 and doc["tool"]["name"] == "dimsolve"
+    assert findings(doc) == EXPECTED
+    summary = doc["summary"]
+    assert (summary["cases"], summary["with_findings"], summary["errors"]) == (7, 3, 2)
+    assert (summary["traced"], summary["cached"], summary["cache_rebuilt"]) == (0, CHECKED, 0)
+    assert summary_of(result.stderr) == (7, 3, 2, 0, CHECKED)  # stdout is the document: the summary goes to stderr
+    cases = {c["id"]: c for c in doc["cases"]}
+    assert "a_module_that_does_not_exist" in cases["models/broken/shape_cases.py"]["error"]
+    assert cases["models/broken/shape_cases.py"]["line"] == 2
+    assert "printed by the model" in cases["models/proj/shape_cases.py::as_case"]["output"]
+    assert cases["models/proj/shape_cases.py::bad_spec"]["source"] == "none"  # a spec error needs no trace
 
 
 def test_no_cache_traces_everything_and_writes_nothing(warm):
@@ -132,13 +140,14 @@ def test_no_cache_traces_everything_and_writes_nothing(warm):
     assert not (scratch / "unused-cache").exists()
 
 
-def test_corrupt_cache_entries_are_detected_and_rebuilt(cold, warm):
+def test_corrupt_cache_entries_are_detected_and_rebuilt(warm):
     results, scratch = warm
     result = results["corrupt"]
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
     assert doc["summary"]["cache_rebuilt"] == 3 and doc["summary"]["traced"] == COLD_TRACED
-    assert findings(doc) == findings(cold[1])
+    reports = {c["id"]: c["report"] for c in json.loads(results["json"].stdout)["cases"]}
+    assert {c["id"]: c["report"] for c in doc["cases"]} == reports
     cache = GuardSetCache(scratch / "corrupt-cache")
     for entry in (scratch / "corrupt-cache" / "guardsets").glob("*.json"):
         guardset, lookup = cache.load(entry.stem)
@@ -202,23 +211,11 @@ def test_github_annotations_one_line_per_finding(warm):
     assert summary_of(lines[-1]) == (7, 3, 2, 0, CHECKED)
 
 
-def test_text_report_has_findings_errors_and_summary_only(warm):
-    result = warm[0]["text"]
-    assert result.returncode == 1
-    out = result.stdout
-    assert "error[DS201]" in out and "error[DS301]" in out and "error[DS102]" in out
-    assert "models/proj/shape_cases.py::bad_return: error" in out and "must return (model, args, kwargs" in out
-    assert "printed by the model" not in out and "::good" not in out
-    assert summary_of(out.splitlines()[-1]) == (7, 3, 2, 0, CHECKED)
-    assert "\r" not in result.stderr  # no progress indicator: stderr is not a terminal
-
-
 @pytest.mark.parametrize(
     "run, code, cases",
     [
         pytest.param("clean-file", 0, 1, id="named-file-outside-globs-is-clean"),
         pytest.param("broken-only", 2, 1, id="only-errors-exit-2"),
-        pytest.param("directory", 1, 2, id="directory-uses-the-globs"),
     ],
 )
 def test_paths_and_exit_codes(warm, run, code, cases):

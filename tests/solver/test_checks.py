@@ -70,7 +70,8 @@ RANGE_CASES = [
     pytest.param(sympy.Gt(u0, 2), sympy.false, -7, (sympy.Le(u0, 2),), id="negative-example"),
     pytest.param(sympy.And(u0 > 2, u0 < 10), sympy.true, 3, (sympy.Ge(u0, 3), sympy.Le(u0, 9)), id="two-sided"),
     pytest.param(sympy.Eq(u0, 7), sympy.true, 7, (sympy.Ge(u0, 7), sympy.Le(u0, 7)), id="equality-pins"),
-    pytest.param(sympy.Abs(u0) > 3, sympy.true, -9, (sympy.Le(u0, -4),), id="abs-negative-side"),
+    # not an interval (u0 <= -4 or u0 >= 4): the guard itself, so u0 = 9 is not rejected
+    pytest.param(sympy.Abs(u0) > 3, sympy.true, -9, (sympy.Abs(u0) > 3,), id="abs-not-an-interval"),
     pytest.param(3 * u0 + 1 >= 40, sympy.true, 20, (sympy.Ge(u0, 13),), id="linear"),
 ]
 
@@ -114,10 +115,6 @@ def test_monotone_guard_range_is_exactly_the_guard(guard, example):
         assert all(_holds(f, u0=v) for f in facts) is _holds(guard, u0=v), v
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checks.py suggests the widest *interval* around the example even when that is narrower than the "
-    "guard's own truth set: `k % 4 == 1` (k=9) gives `k >= 9; k <= 9` (pins k) and `k != 7` (k=3) gives "
-    "`k <= 6`; torch._check(guard) itself would decide it without rejecting k=13 / k=8"))
 @pytest.mark.parametrize(("guard", "example", "other"), [
     pytest.param(sympy.Eq(PythonMod(u0, 4), 1), 9, 13, id="python-mod"),
     pytest.param(sympy.Ne(u0, 7), 3, 8, id="not-equal"),

@@ -7,20 +7,27 @@ the report gives are checked against source text we generated.
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 import torch
-from unbacked_cases import FAILING
+from unbacked_cases import FAILING, HEADER
 from unbacked_support import (
     SPECIALIZED_KIND,
     TORCH_SYMBOL,
+    Case,
     add_checks,
     ds601,
+    insert_checks,
     line_of,
+    load_model,
     params,
     same_output,
     squash,
     torch_export,
 )
+
+import dimsolve
 
 pytestmark = pytest.mark.torch
 
@@ -127,3 +134,46 @@ def test_inserting_the_suggested_checks_makes_the_model_export(key, unbacked_run
     # and dimsolve agrees: nothing data-dependent is left
     assert ds601(patched.report) == []
     assert patched.report.ok, str(patched.report)
+
+
+MULTILINE = Case(
+    HEADER + """
+class Model(torch.nn.Module):
+    def forward(self, x, n, y):
+        a = x.item()
+        b = n.item()
+        if (a > 3 and
+                b < y.shape[0]):
+            y = y + 1
+        return y
+""",
+    (torch.tensor(5), torch.tensor(2), torch.randn(6)),
+)
+
+
+def _statement_start(source: str, line: int) -> int:
+    """The first line of the innermost statement that spans ``line``."""
+    best = None
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if best is None or node.lineno >= best.lineno:
+                best = node
+    assert best is not None
+    return best.lineno
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a guard on a continuation line of a multi-line statement is located at that line (code "
+    "'b < y.shape[0]):'), so 'insert before this line' puts torch._check inside the parenthesised "
+    "condition: a SyntaxError; the location should be the statement's first line"))
+def test_checks_for_a_multiline_statement_go_above_the_statement(tmp_path):
+    path = tmp_path / "multiline.py"
+    model = load_model(MULTILINE.text, path)
+    report = dimsolve.check_dynamic_shapes(model, MULTILINE.args, dynamic_shapes=None)
+    found = ds601(report)
+    assert sorted(d.facts["guard"] for d in found) == ["a > 3", "b < y.shape[0]"]
+    for d in found:
+        loc = d.labels[0].location
+        assert loc.line == _statement_start(MULTILINE.text, loc.line), (loc.line, loc.code)
+    patched = load_model(insert_checks(MULTILINE.text, path, found), tmp_path / "multiline_patched.py")
+    torch_export(patched, MULTILINE)

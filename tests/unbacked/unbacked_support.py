@@ -95,7 +95,7 @@ def insert_checks(source: str, path: Path, diagnostics: list[Diagnostic]) -> str
             loc = change.location
             assert loc is not None, f"AddCheck without a location: {change}"
             assert Path(loc.file).resolve() == path.resolve(), (loc.file, path)
-            assert lines[loc.line - 1].strip() == loc.code, (loc.line, loc.code)
+            assert loc.code.startswith(lines[loc.line - 1].strip()), (loc.line, loc.code)
             wanted.setdefault(loc.line, []).append(change.code)
     for number in sorted(wanted, reverse=True):
         target = lines[number - 1]

@@ -163,7 +163,7 @@ _MODULES: dict[str, ModuleType] = {}
 def module_name(path: Path) -> str:
     digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:12]
     stem = re.sub(r"\W", "_", path.stem)
-    return f"dimsolve_cases.{stem}_{digest}"
+    return f"dimsolve_case_{stem}_{digest}"
 
 
 def import_case_file(path: Path, root: Path) -> ModuleType:

@@ -187,7 +187,7 @@ def _read_dims(value: Any, path: str, roots: Mapping[str, RootDim]) -> list[_Giv
     for i, item in enumerate(_expect_list(value, path)):
         given = _read_dim(item, f"{path}[{i}]", roots)
         if given.path in seen:
-            raise SpecJsonError(f"{given.path} is already given at {seen[given.path]}", given.where)
+            raise SpecJsonError(f"`{given.path}` is already given at {seen[given.path]}", given.where)
         seen[given.path] = given.where
         out.append(given)
     return out
@@ -208,7 +208,7 @@ def _read_dim(value: Any, path: str, roots: Mapping[str, RootDim]) -> _Given:
         raise SpecJsonError(f"unknown kind {kind_text!r} (one of {', '.join(_KINDS)})", obj.at("kind"))
     for name in _DIM_FIELDS[3:]:
         if name != "example" and name not in _FIELDS_OF[kind] and obj.value.get(name) is not None:
-            raise SpecJsonError(f"a {kind.value} dim has no {name!r}", obj.at(name))
+            raise SpecJsonError(f"{_article(kind.value)} {kind.value} dim has no {name!r}", obj.at(name))
     example = obj.size("example", default=None)
     dim = _read_dim_spec(obj, kind, roots)
     if example is None and dim.kind is DimKind.STATIC:
@@ -266,7 +266,7 @@ class _Builder:
         for g in given:
             if g.path.input.keys[0] not in self.params:
                 shown = ", ".join(self.params)
-                raise SpecJsonError(f"{g.path.input.keys[0]!r} is not among the inputs ({shown})", f"{g.where}.input")
+                raise SpecJsonError(f"`{g.path.input.keys[0]}` is not among the inputs ({shown})", f"{g.where}.input")
 
     def _shapes(self, given: list[_Given]) -> dict[InputPath, tuple[int, ...] | None]:
         if self.inputs is not None:
@@ -282,7 +282,7 @@ class _Builder:
             missing = [a for a in range(max(axes) + 1) if a not in axes]
             if missing:
                 where = axes[max(axes)].where
-                raise SpecJsonError(f"{ipath} lists axis {max(axes)} but not axis {missing[0]}: without the traced "
+                raise SpecJsonError(f"`{ipath}` lists axis {max(axes)} but not axis {missing[0]}: without the traced "
                                     'inputs every axis must be listed (static ones with kind "static")', where)
             for g in axes.values():
                 if g.example is None:
@@ -329,16 +329,17 @@ class _Builder:
 def _check_against(g: _Given, shapes: Mapping[InputPath, tuple[int, ...] | None]) -> None:
     ipath = g.path.input
     if ipath not in shapes:
-        tensors = ", ".join(str(p) for p, s in shapes.items() if s is not None) or "none"
-        raise SpecJsonError(f"{ipath} is not a tensor input of the traced model (tensor inputs: {tensors})",
+        tensors = ", ".join(f"`{p}`" for p, s in shapes.items() if s is not None) or "none"
+        raise SpecJsonError(f"`{ipath}` is not a tensor input of the traced model (tensor inputs: {tensors})",
                             f"{g.where}.input")
     shape = shapes[ipath]
     if shape is None:
-        raise SpecJsonError(f"{ipath} is not a tensor: only tensors take a shape spec", f"{g.where}.input")
+        raise SpecJsonError(f"`{ipath}` is not a tensor: only tensors take a shape spec", f"{g.where}.input")
     if g.path.axis >= len(shape):
-        raise SpecJsonError(f"{ipath} has rank {len(shape)} (shape {shape})", f"{g.where}.axis")
+        raise SpecJsonError(f"`{ipath}` has rank {len(shape)} (shape {list(shape)})", f"{g.where}.axis")
     if g.example is not None and g.example != shape[g.path.axis]:
-        raise SpecJsonError(f"the traced example has {g.path} = {shape[g.path.axis]}", f"{g.where}.example")
+        raise SpecJsonError(f"the traced example has `{g.path}` = {shape[g.path.axis]}, not {g.example}",
+                            f"{g.where}.example")
 
 
 # --- the traced inputs as recorded by ``dimsolve.trace_guards`` (GuardSet.meta["inputs"]) --------
@@ -371,6 +372,10 @@ def traced_inputs_from_meta(text: str) -> TracedInputs:
 
 
 # --- typed access with the JSON path in every error ---------------------------------------------
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _type_name(value: Any) -> str:

@@ -67,13 +67,18 @@ def _range_facts(goal: z3.BoolRef, var: z3.ArithRef, sym: sympy.Symbol, facts: U
         if not ok(facts.example):
             return None
         bounds[up] = widest_bound(facts.example, None, up, ok)
-    out: list[sympy.Basic] = []
     lo, hi = bounds[False], bounds[True]
+    interval = ([var >= lo] if lo is not None else []) + ([var <= hi] if hi is not None else [])
+    # only a range that says exactly what the guard says: for ``k % 4 == 1`` the widest interval
+    # around the example would reject values that take the same branch
+    if not interval or implies(known, z3.And(*interval) == goal, timeout_ms) is not Outcome.UNSAT:
+        return None
+    out: list[sympy.Basic] = []
     if lo is not None:
         out.append(sympy.Ge(sym, lo))
     if hi is not None:
         out.append(sympy.Le(sym, hi))
-    return tuple(out) or None
+    return tuple(out)
 
 
 def suggest_checks(expr: sympy.Basic, value: sympy.Basic, unbacked: Mapping[str, UnbackedFacts],

@@ -80,7 +80,7 @@ def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExp
     guard_index: list[int] = []
     allowed = {n for n in problem.vars if n not in problem.auto}
     for i, (record, _) in enumerate(problem.guards):
-        expr = record.expr
+        expr = without_small_size_cases(record.expr)
         if not extra_guards or not isinstance(expr, sympy.Equality):
             continue
         lin = lin_from_sympy(expr.lhs - expr.rhs, allowed)
@@ -88,6 +88,20 @@ def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExp
             eqs.append({(k if k == CONST else SYM + k): v for k, v in lin.items()})
             guard_index.append(i)
     return eqs, guard_index
+
+
+def without_small_size_cases(expr: sympy.Basic) -> sympy.Basic:
+    """Drop the disjuncts of a broadcasting guard that need a size of 0 or 1 (``Eq(y, 1)``): sizes
+    the spec makes dynamic are >= 2, so ``Or(Eq(x, y), Eq(y, 1))`` means ``Eq(x, y)``."""
+    if not isinstance(expr, sympy.Or):
+        return expr
+    kept = [a for a in expr.args if not (isinstance(a, sympy.Equality) and _small_size_case(a))]
+    return sympy.Or(*kept) if kept else expr
+
+
+def _small_size_case(eq: sympy.Equality) -> bool:
+    sides = eq.args
+    return any(isinstance(a, sympy.Symbol) and b.is_Integer and int(b) < 2 for a, b in (sides, sides[::-1]))
 
 
 def _as_affine(expr: LinExpr) -> tuple[str | None, Fraction, Fraction] | None:
@@ -116,8 +130,13 @@ def solve_equalities(problem: Problem) -> tuple[Elimination, set[int]] | None:
     return elim, set(guard_index)
 
 
-def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[int]) -> int:
-    """Extra lattice period for ``param`` from ``Mod(a*x + ..., k)`` atoms of violated guards."""
+def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[int], floordiv: bool = False) -> int:
+    """Extra lattice period for ``param`` from ``Mod(a*x + ..., k)`` atoms of violated guards.
+
+    With ``floordiv``, ``FloorDiv(a*x + ..., k)`` atoms count too: on the lattice they are linear,
+    which decides guards such as ``Eq(2*FloorDiv(x, 2), x)`` (x even) without specialising.
+    """
+    kinds = ("Mod", "PythonMod", "FloorDiv") if floordiv else ("Mod", "PythonMod")
     period = 1
     allowed = {n for n in problem.vars if n not in problem.auto}
     constants = {sym: int(expr[CONST]) for sym, expr in elim.solved.items()
@@ -126,7 +145,7 @@ def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[i
         guard = problem.guards[i][0].expr
         known = {s: sympy.Integer(constants.get(SYM + str(s), 0)) for s in guard.free_symbols if SYM + str(s) in constants}
         for atom in guard.xreplace(known).atoms(sympy.Function):
-            if type(atom).__name__ not in ("Mod", "PythonMod") or not atom.args[1].is_Integer:
+            if type(atom).__name__ not in kinds or not atom.args[1].is_Integer:
                 continue
             lin = lin_from_sympy(atom.args[0], allowed)
             if lin is None:
@@ -157,7 +176,7 @@ def _choose_base(members: dict[str, tuple[int, int]], roots_in_order: list[str],
     return "_" + t, True, best_shift
 
 
-def parametrise(problem: Problem, violated: set[int]) -> Parametrisation | None:
+def parametrise(problem: Problem, violated: set[int], floordiv: bool = False) -> Parametrisation | None:
     """Solve spec and guard equalities together and express every user root in Dim language."""
     solved = solve_equalities(problem)
     if solved is None:
@@ -182,16 +201,18 @@ def parametrise(problem: Problem, violated: set[int]) -> Parametrisation | None:
         else:
             groups.setdefault(affine[0][len(ROOT):], []).append(r)
     for t, members in groups.items():
-        _parametrise_group(problem, elim, t, members, roots, examples, violated, result)
+        _parametrise_group(problem, elim, t, members, roots, examples, violated, result, floordiv)
     _symbols_affine(problem, elim, result)
+    # an equality that defines a dim left to Dim.AUTO still constrains the others (z = x - y >= 2)
+    result.consumed = {i for i in result.consumed if problem.guards[i][0].symbols <= set(result.symbols)}
     return result
 
 
 def _parametrise_group(problem: Problem, elim: Elimination, t: str, members: list[str], roots: list[str],
-                       examples: dict[str, int], violated: set[int], result: Parametrisation) -> None:
+                       examples: dict[str, int], violated: set[int], result: Parametrisation, floordiv: bool) -> None:
     exprs = {r: _as_affine(elim.value_of(ROOT + r)) for r in members}
     m = _lattice([(a[1], a[2]) for a in exprs.values() if a])
-    m = math.lcm(m, mod_periods(problem, elim, t, violated))
+    m = math.lcm(m, mod_periods(problem, elim, t, violated, floordiv))
     t0 = examples.get(t, 0)
     r0 = t0 % m
     # t = m*u + r0, so member = p*(m*u + r0) + c

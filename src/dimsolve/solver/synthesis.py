@@ -140,8 +140,8 @@ def pin_roots(spec: Spec, pinned: dict[str, int]) -> Spec:
     return replace(spec, entries=entries, roots={k: v for k, v in spec.roots.items() if k not in pinned})
 
 
-def _round(current: Problem, violated: set[int], timeout_ms: int) -> Candidate | None:
-    par = parametrise(current, violated)
+def _round(current: Problem, violated: set[int], timeout_ms: int, floordiv: bool = False) -> Candidate | None:
+    par = parametrise(current, violated, floordiv)
     if par is None:
         return None
     cand = Candidate(par, initial_boxes(current, par))
@@ -170,6 +170,10 @@ def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIM
     pinned: dict[str, int] = {}
     current = problem
     cand = _round(current, violated, timeout_ms)
+    if cand is not None and cand.fixed:  # specialised: a FloorDiv lattice may keep the dims dynamic
+        lattice = _round(current, violated, timeout_ms, floordiv=True)
+        if lattice is not None and len(lattice.fixed) < len(cand.fixed):
+            cand = lattice
     while cand is not None:
         collapsed = _collapsed_roots(current, cand)
         if len(collapsed) < 2:
