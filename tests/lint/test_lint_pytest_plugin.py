@@ -1,4 +1,8 @@
-"""The pytest plugin: ``dimsolve.assert_valid`` in a user's test, and ``pytest --dimsolve`` collecting cases."""
+"""The pytest plugin: ``dimsolve.assert_valid`` in a user's test, and ``pytest --dimsolve`` collecting cases.
+
+The inner pytest runs are subprocesses: pytester's in-process runs restore ``sys.modules`` afterwards,
+and torch does not survive being imported twice in one process.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ def test_assert_valid_fails_with_the_report(pytester):
                                            dynamic_shapes={"x": (d,), "y": (d,)})
             assert report.ok
     '''))
-    result = pytester.runpytest(*plugin_args(), "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     assert "AssertionError: error[DS201]: y.shape[0] must equal x.shape[0]" in out
@@ -74,10 +78,10 @@ def test_dimsolve_flag_collects_declared_cases_outside_testpaths(pytester, monke
     (tests / "test_plain.py").write_text("def test_plain():\n    pass\n")
     args = [*plugin_args(), "-p", "no:cacheprovider"]
 
-    without = pytester.runpytest(*args)
+    without = pytester.runpytest_subprocess(*args)
     without.assert_outcomes(passed=1)
 
-    with_cases = pytester.runpytest(*args, "--dimsolve", "-rf")
+    with_cases = pytester.runpytest_subprocess(*args, "--dimsolve", "-rf")
     with_cases.assert_outcomes(passed=2, failed=1)
     out = with_cases.stdout.str()
     assert "dimsolve case models/shape_cases.py::violating" in out
@@ -85,5 +89,5 @@ def test_dimsolve_flag_collects_declared_cases_outside_testpaths(pytester, monke
     assert "FAILED models/shape_cases.py::violating" in out
     assert (pytester.path / ".dimsolve_cache" / "guardsets").is_dir()
 
-    selected = pytester.runpytest(*args, "--dimsolve", "-k", "good")
+    selected = pytester.runpytest_subprocess(*args, "--dimsolve", "-k", "plain")  # cases are deselectable
     selected.assert_outcomes(passed=1, deselected=2)

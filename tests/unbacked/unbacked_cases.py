@@ -24,10 +24,9 @@ BUG_MOD_TEXT = (
     "export/terms.py shows torch's PythonMod as `PythonMod(k, 4) == 1`, not the user's `k % 4 == 1` "
     "(_term's .replace('Mod(', 'Mod(') is a no-op)"
 )
-BUG_MOD_PIN = (
-    "solver/checks.py widens `k % 4 == 1` (k=9) to the interval [9, 9]: the checks pin k, which turns the "
-    "later `3 * k + 1 < x.shape[0]` into the input-size guard x.shape[0] >= 29, so the patched model fails "
-    "to export with x: Dim('dx') (torch._check(k % 4 == 1) would have done)"
+BUG_MOD_CHECK = (
+    "the check suggested for `k % 4 == 1` is rendered with torch's function name, "
+    "`torch._check(PythonMod(k, 4) == 1)`: the patched model raises NameError (see BUG_MOD_TEXT)"
 )
 BUG_SPECIALIZED = (
     "guards/unbacked.py data_dependent_failures tests isinstance(expr, sympy Boolean), but a bare "
@@ -258,7 +257,7 @@ class Model(torch.nn.Module):
             Failure("if 3 * k + 1 < x.shape[0]:", ("k", "x.shape[0]"), "3*k + 1 < x.shape[0]",
                     ("torch._check(3*k + 1 < x.shape[0])",)),
         ),
-        xfail={"guard": BUG_MOD_TEXT, "patched": BUG_MOD_PIN},
+        xfail={"guard": BUG_MOD_TEXT, "patched": BUG_MOD_CHECK},
     ),
     # tutorial, "Specialized values" (with the comprehension variable renamed: the tutorial's
     # `[y for y in range(a)]` shadows y with an int and would fail for an unrelated reason)

@@ -25,7 +25,7 @@ from dimsolve.diagnostics.model import (
 )
 from dimsolve.dims.model import DimKind, Spec, linear_text
 from dimsolve.export.terms import display_names, root_paths, spec_summary, user_expr
-from dimsolve.guards.model import GuardSet
+from dimsolve.guards.model import GuardRecord, GuardSet
 from dimsolve.solver.check import GuardViolation, Verdict
 from dimsolve.solver.problem import Problem
 from dimsolve.solver.synthesis import FixPlan
@@ -199,26 +199,24 @@ def _unattributed(problem: Problem, v: GuardViolation) -> Diagnostic:
     )
 
 
+_UNSUPPORTED_HELP = "this guard was not checked; please report it so dimsolve can learn the operation"
+_UNKNOWN_HELP = "raise the budget with timeout_ms=..., or simplify the spec (fewer dynamic dims)"
+
+
+def _undecided(record: GuardRecord, guardset: GuardSet, code: str, why: str, help_text: str) -> Diagnostic:
+    guard = user_expr(record.expr, guardset, record.origin.code if record.origin else "")
+    return Diagnostic(
+        code=code, severity=Severity.ERROR, message=why.format(guard=guard),
+        labels=(Label(record.origin, guard),) if record.origin else (), help=(help_text,), facts={"guard": guard},
+    )
+
+
 def solver_limit_diagnostics(problem: Problem, verdict: Verdict, guardset: GuardSet) -> list[Diagnostic]:
-    out = []
-    for record, reason in problem.unsupported:
-        guard = user_expr(record.expr, guardset)
-        out.append(Diagnostic(
-            code="DS902", severity=Severity.ERROR,
-            message=f"cannot decide `{guard}`: {reason}",
-            labels=(Label(record.origin, guard),) if record.origin else (),
-            help=("this guard was not checked; please report it so dimsolve can learn the operation",),
-            facts={"guard": guard},
-        ))
-    for record in verdict.undecided:
-        guard = user_expr(record.expr, guardset)
-        out.append(Diagnostic(
-            code="DS901", severity=Severity.ERROR,
-            message=f"the solver could not decide `{guard}` within its time budget",
-            labels=(Label(record.origin, guard),) if record.origin else (),
-            help=("raise the budget with timeout_ms=..., or simplify the spec (fewer dynamic dims)",),
-            facts={"guard": guard},
-        ))
+    """Guards dimsolve could not decide: never reported as valid, always as DS9xx."""
+    out = [_undecided(r, guardset, "DS902", "cannot decide `{guard}`: " + reason.replace("{", "{{").replace("}", "}}"),
+                      _UNSUPPORTED_HELP) for r, reason in problem.unsupported]
+    out += [_undecided(r, guardset, "DS901", "the solver could not decide `{guard}` within its time budget",
+                       _UNKNOWN_HELP) for r in verdict.undecided]
     return out
 
 
