@@ -159,6 +159,13 @@ def check_properties(case: GenCase) -> str:
             f"verified fix {fixed} fails torch.export: {_err(err2)}\n{report}\n{case.describe()}")
         _, run_err = _runs(ep2.module(), args)
         assert run_err is None, f"program exported with the fix rejects the examples: {_err(run_err)}"
+        if EXTRA_CHECKS:  # slower: dimsolve accepts its own fix, and fix_code is the same spec
+            again = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=fixed)
+            assert again.ok, f"dimsolve rejects its own fix:\n{again}\n{report}\n{case.describe()}"
+            namespace: dict[str, Any] = {}
+            exec(compile(report.fix_code, "<fix_code>", "exec"), namespace)  # noqa: S102 - dimsolve's own output
+            _, err3 = torch_export(model, args, namespace["dynamic_shapes"])
+            assert err3 is None, f"fix_code fails torch.export: {_err(err3)}\n{report.fix_code}"
     return "violated"
 
 
@@ -167,6 +174,7 @@ def check_properties(case: GenCase) -> str:
 # ----------------------------------------------------------------------------------------------
 
 STATS: Counter[str] = Counter()
+EXTRA_CHECKS = False  # set by exploratory runs with many more examples
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,

@@ -162,10 +162,6 @@ def _statement_start(source: str, line: int) -> int:
     return best.lineno
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a guard on a continuation line of a multi-line statement is located at that line (code "
-    "'b < y.shape[0]):'), so 'insert before this line' puts torch._check inside the parenthesised "
-    "condition: a SyntaxError; the location should be the statement's first line"))
 def test_checks_for_a_multiline_statement_go_above_the_statement(tmp_path):
     path = tmp_path / "multiline.py"
     model = load_model(MULTILINE.text, path)

@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 from torch.export import Dim
-from unbacked_cases import BUG_TOLIST_LABEL, CLEAN, CLEAN_RANGES, FAILING, HEADER
+from unbacked_cases import CLEAN, CLEAN_RANGES, FAILING, HEADER
 from unbacked_support import (
     TORCH_SYMBOL,
     Case,
@@ -113,7 +113,6 @@ def test_json_symbols_of_the_brief_example(unbacked_runner):
     assert data["ok"] is False
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_TOLIST_LABEL)
 def test_tolist_elements_are_labelled_by_index(unbacked_runner):
     report = unbacked_runner.original("tutorial-item-tolist").report
     assert sorted(s.label for s in report.guardset.symbols if not s.backed) == ["a", "b[0]", "b[1]"]

@@ -16,25 +16,6 @@ import torch
 from torch.export import Dim
 from unbacked_support import Case, Failure
 
-BUG_TOLIST_LABEL = (
-    "guards/unbacked.py label_for labels every element of `b = t.tolist()` plain `b`: the guard "
-    "`b[0] > b[1]` is shown as `b > b` and the suggested torch._check(b > b) compares the list with itself"
-)
-BUG_MOD_TEXT = (
-    "export/terms.py shows torch's PythonMod as `PythonMod(k, 4) == 1`, not the user's `k % 4 == 1` "
-    "(_term's .replace('Mod(', 'Mod(') is a no-op)"
-)
-BUG_MOD_CHECK = (
-    "the check suggested for `k % 4 == 1` is rendered with torch's function name, "
-    "`torch._check(PythonMod(k, 4) == 1)`: the patched model raises NameError (see BUG_MOD_TEXT)"
-)
-BUG_SPECIALIZED = (
-    "guards/unbacked.py data_dependent_failures tests isinstance(expr, sympy Boolean), but a bare "
-    "sympy.Symbol (u0) is a Boolean too: int()/range() on a data-dependent value becomes kind "
-    "'guard on data-dependent expression' with an unverified torch._check(~a), instead of no checks "
-    "and the rewrite help"
-)
-
 HEADER = """
 import torch
 
@@ -237,7 +218,6 @@ class Model(torch.nn.Module):
 """,
         (torch.tensor([5, 3]), torch.randn(8)),
         failures=(Failure("if b[0] > b[1]:", ("b[0]", "b[1]"), "b[0] > b[1]", ("torch._check(b[0] > b[1])",)),),
-        xfail={"guard": BUG_TOLIST_LABEL, "checks": BUG_TOLIST_LABEL, "patched": BUG_TOLIST_LABEL},
     ),
     # a modulo guard, then a guard against a dynamic size
     "modulo-then-size": Case(
@@ -257,7 +237,6 @@ class Model(torch.nn.Module):
             Failure("if 3 * k + 1 < x.shape[0]:", ("k", "x.shape[0]"), "3*k + 1 < x.shape[0]",
                     ("torch._check(3*k + 1 < x.shape[0])",)),
         ),
-        xfail={"guard": BUG_MOD_TEXT, "patched": BUG_MOD_CHECK},
     ),
     # tutorial, "Specialized values" (with the comprehension variable renamed: the tutorial's
     # `[y for y in range(a)]` shadows y with an int and would fail for an unrelated reason)
@@ -271,7 +250,6 @@ class Model(torch.nn.Module):
 """,
         (torch.tensor(3), torch.randn(6)),
         failures=(Failure("b = torch.cat([y for _ in range(a)], dim=0)", ("a",), "a", specialized_int=True),),
-        xfail={"checks": BUG_SPECIALIZED},
     ),
     "int-cast": Case(
         HEADER + """
@@ -282,7 +260,6 @@ class Model(torch.nn.Module):
 """,
         (torch.tensor(3), torch.randn(6)),
         failures=(Failure("return y + int(a)", ("a",), "a", specialized_int=True),),
-        xfail={"checks": BUG_SPECIALIZED},
     ),
     "for-range": Case(
         HEADER + """
@@ -295,7 +272,6 @@ class Model(torch.nn.Module):
 """,
         (torch.tensor(3), torch.randn(6)),
         failures=(Failure("for _ in range(a):", ("a",), "a", specialized_int=True),),
-        xfail={"checks": BUG_SPECIALIZED},
     ),
     # a guard torch._check can decide, then a value torch needs as an int: both in one report
     "branch-then-range": Case(
@@ -315,7 +291,6 @@ class Model(torch.nn.Module):
             Failure("if a // 2 >= 5:", ("a",), "a // 2 >= 5", ("torch._check(a >= 10)",)),
             Failure("for _ in range(b):", ("b",), "b", specialized_int=True),
         ),
-        xfail={"checks": BUG_SPECIALIZED},
     ),
 }
 

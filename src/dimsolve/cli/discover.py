@@ -77,7 +77,7 @@ def load_config(root: Path) -> Config:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -197,7 +197,7 @@ def _error_line(exc: BaseException, path: Path) -> int:
 
 def describe_exception(exc: BaseException, path: Path | None = None) -> str:
     """``Type: message`` then the traceback from the first frame in ``path`` (the user's frames only)."""
-    frames = traceback.extract_tb(exc.__traceback__)
+    frames = list(traceback.extract_tb(exc.__traceback__))
     if path is not None:
         starts = [i for i, f in enumerate(frames) if Path(f.filename).resolve() == path]
         frames = frames[starts[0]:] if starts else frames[-1:]

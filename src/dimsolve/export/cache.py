@@ -178,7 +178,7 @@ def _rmdir_if_empty(path: Path) -> None:
 # --- the key -----------------------------------------------------------------------------------
 
 
-def cache_key(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, strict: bool, salt: str = "") -> str:
+def cache_key(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None, *, strict: bool, salt: str = "") -> str:
     """The hex sha256 of everything tracing ``model`` on these inputs depends on (not the spec).
 
     ``salt`` adds what the caller knows about, e.g. the contents of the case file that built the model.
@@ -200,11 +200,11 @@ def cache_key(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, stri
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def _user_classes(model: Any) -> list[type]:
+def _user_classes(model: Any) -> list[Any]:
     import torch
 
     objects = list(model.modules()) if isinstance(model, torch.nn.Module) else [model]
-    seen: dict[str, type] = {}
+    seen: dict[str, Any] = {}
     for obj in objects:
         cls = obj if inspect.isfunction(obj) else type(obj)
         for klass in getattr(cls, "__mro__", (cls,)):
@@ -250,7 +250,7 @@ def _strided() -> Any:
     return torch.strided
 
 
-def _input_fingerprint(model: Any, args: tuple, kwargs: Mapping[str, Any] | None) -> list[Any]:
+def _input_fingerprint(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None) -> list[Any]:
     import torch
 
     from dimsolve.guards.trace import bind_inputs, input_leaves
@@ -284,7 +284,7 @@ class CachedCheck:
     rebuilt: bool = False  # a corrupt entry was found and replaced
 
 
-def check_cached(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
+def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
                  strict: bool = False, cache: GuardSetCache | None = None, salt: str = "") -> CachedCheck:
     """``check_dynamic_shapes`` semantics, with the GuardSet read from ``cache`` when it has one.
 

@@ -52,7 +52,7 @@ def case(fn: Callable[..., Any] | None = None, *, strict: bool = False) -> Any:
         setattr(f, CASE_MARKER, CaseOptions(strict=strict))
         return f
 
-    return mark if fn is None else mark(fn)  # type: ignore[arg-type]
+    return mark if fn is None else mark(fn)
 
 
 def case_options(obj: Any) -> CaseOptions | None:
@@ -75,7 +75,7 @@ def as_case(result: Any, name: str, options: CaseOptions | None = None) -> Case:
     raise CaseReturnError(f"{name}() must return (model, args, kwargs, dynamic_shapes) or a dimsolve.Case, got {got}")
 
 
-def assert_valid(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
+def assert_valid(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
                  strict: bool = False) -> Report:
     """``check_dynamic_shapes``, raising ``AssertionError`` with the text report when the spec is not valid.
 

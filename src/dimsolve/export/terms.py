@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import sympy
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from dimsolve.dims.model import Spec
 from dimsolve.guards.model import GuardSet
@@ -77,9 +79,48 @@ def user_expr(expr: sympy.Basic, guardset: GuardSet, code: str = "") -> str:
     return _term(renamed)
 
 
+class _PythonPrinter(StrPrinter):
+    """Print torch's shape functions as the Python a user would write (and can paste into
+    ``torch._check``): ``k % 4``, ``a // 2``, ``min(a, b)``."""
+
+    _INFIX = {"Mod": "%", "PythonMod": "%", "FloorDiv": "//"}
+    _REL_OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+    printmethod = "_dimsolve_python"  # ignore torch's own _sympystr (it prints ``((a//2))``)
+
+    def _print_Relational(self, expr: sympy.Basic) -> str:  # noqa: N802
+        op = self._REL_OPS.get(expr.rel_op, expr.rel_op)
+        return f"{self._print(expr.lhs)} {op} {self._print(expr.rhs)}"
+
+    def _print_Function(self, expr: sympy.Basic) -> str:  # noqa: N802 - sympy's printer protocol
+        name = type(expr).__name__
+        args = [self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args]
+        if name in self._INFIX and len(args) == 2:  # parenthesised: ``2*(k % 4)``, never ``2*k % 4``
+            return f"({args[0]} {self._INFIX[name]} {args[1]})"
+        if name in ("Min", "Max"):
+            return f"{name.lower()}({', '.join(self._print(a) for a in expr.args)})"
+        if name == "CeilDiv" and len(args) == 2:
+            return f"(-(-{args[0]} // {args[1]}))"
+        return super()._print_Function(expr)
+
+    _print_Mod = _print_Function
+    _print_Min = _print_Function
+    _print_Max = _print_Function
+    _print_FloorDiv = _print_Function
+    _print_PythonMod = _print_Function
+    _print_CeilDiv = _print_Function
+
+    def _print_Not(self, expr: sympy.Basic) -> str:  # noqa: N802
+        return f"not ({self._print(expr.args[0])})"
+
+    def _print_And(self, expr: sympy.Basic) -> str:  # noqa: N802
+        return " and ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Or(self, expr: sympy.Basic) -> str:  # noqa: N802
+        return " or ".join(f"({self._print(a)})" for a in expr.args)
+
+
 def _term(expr: sympy.Basic) -> str:
-    text = str(expr)
-    return text.replace("Mod(", "Mod(").replace("FloorDiv(", "FloorDiv(")
+    return _PythonPrinter().doprint(expr)
 
 
 def spec_summary(spec: Spec) -> str:

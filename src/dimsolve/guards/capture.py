@@ -79,10 +79,36 @@ def _is_user_frame(filename: str, torch_dir: str) -> bool:
     return "site-packages/z3" not in path and "/sympy/" not in path
 
 
+@functools.lru_cache(maxsize=256)
+def _statement_spans(filename: str) -> tuple[tuple[int, int], ...]:
+    """(first line, last line) of every statement in a source file; empty if it cannot be read."""
+    import ast
+    import linecache
+
+    source = "".join(linecache.getlines(filename))
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    return tuple((n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree) if isinstance(n, ast.stmt))
+
+
+def statement_start(filename: str, line: int) -> int:
+    """The first line of the innermost statement containing ``line``: for a condition spread over
+    several lines, the line a ``torch._check`` must go before."""
+    spans = [(a, b) for a, b in _statement_spans(filename) if a <= line <= b]
+    if not spans:
+        return line
+    return min(spans, key=lambda span: (span[1] - span[0], -span[0]))[0]
+
+
 def _frame_location(frame: traceback.FrameSummary, op: str = "") -> SourceLocation:
-    return SourceLocation(
-        file=frame.filename, line=frame.lineno or 0, function=frame.name, code=(frame.line or "").strip(), op=op
-    )
+    import linecache
+
+    line = frame.lineno or 0
+    start = statement_start(frame.filename, line) if line else line
+    code = linecache.getline(frame.filename, start).strip() if start != line else (frame.line or "").strip()
+    return SourceLocation(file=frame.filename, line=start, function=frame.name, code=code or (frame.line or "").strip(), op=op)
 
 
 def _op_frame(stack: list[traceback.FrameSummary], torch_dir: str) -> str:

@@ -30,6 +30,8 @@ def label_for(code: str, index: int) -> str:
         lhs, rhs = match.groups()
         names = _names(lhs)
         if names and all(n.isidentifier() for n in names):
+            if len(names) == 1 and ".tolist()" in rhs:
+                return f"{names[0]}[{index}]"  # b = t.tolist(): the elements are b[0], b[1], ...
             if _SCALAR.search(rhs):
                 return names[min(index, len(names) - 1)]
             return f"{names[0]}.shape[{index}]"
@@ -69,7 +71,9 @@ def unbacked_symbols(captured: Capture) -> list[SymbolInfo]:
 def data_dependent_failures(captured: Capture) -> list[TraceFailure]:
     out = []
     for raw in captured.data_dependent:
-        kind = "data_dependent" if isinstance(raw.expr, sympy.logic.boolalg.Boolean) else "data_dependent_int"
+        # a bare symbol is a sympy Boolean too; only a condition can be decided by torch._check
+        is_condition = isinstance(raw.expr, (sympy.core.relational.Relational, sympy.logic.boolalg.BooleanFunction))
+        kind = "data_dependent" if is_condition else "data_dependent_int"
         out.append(TraceFailure(
             message=f"could not decide {raw.expr} without the data", expr=raw.expr, origin=raw.origin,
             kind=kind, value=raw.value,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -191,21 +190,21 @@ def _error_response(exc: ServiceError) -> JSONResponse:
 
 def _add_error_handlers(app: FastAPI) -> None:
     async def service_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ServiceError)  # registered for ServiceError only
-        if exc.status >= 500:
-            log.warning("refused a check: %s", exc)
-        return _error_response(exc)
+        error = exc if isinstance(exc, ServiceError) else ServiceError(500, "internal_error", str(exc))
+        if error.status >= 500:
+            log.warning("refused a check: %s", error)
+        return _error_response(error)
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
-        response = _error_response(ServiceError(exc.status_code, kind, str(exc.detail).lower()))
-        response.headers.update(exc.headers or {})
+        status = getattr(exc, "status_code", 500)
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(status, f"http_{status}")
+        response = _error_response(ServiceError(status, kind, str(getattr(exc, "detail", exc)).lower()))
+        response.headers.update(getattr(exc, "headers", None) or {})
         return response
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return _error_response(_validation_error(list(exc.errors()) or [{"msg": "invalid request"}]))
+        errors = list(exc.errors()) if isinstance(exc, RequestValidationError) else []
+        return _error_response(_validation_error(errors or [{"msg": "invalid request"}]))
 
     async def internal_error(_: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error while answering a request", exc_info=exc)
@@ -247,7 +246,3 @@ def serve(host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = Non
                             timeout_graceful_shutdown=5, server_header=False)
     uvicorn.Server(config).run()
 
-
-def with_overrides(limits: Limits, **overrides: Any) -> Limits:
-    """``limits`` with the given fields replaced; None values are ignored (flags not given)."""
-    return replace(limits, **{k: v for k, v in overrides.items() if v is not None})
