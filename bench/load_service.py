@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -32,7 +33,7 @@ GUARDS = ("Eq(s0, s2)", "s2 <= {bound}", "Eq(s1, 4)", "Eq(s3, 4)")
 SHAPES = {"x": [6, 4], "y": [6, 4]}
 
 
-def check_body(bound: int) -> dict:
+def check_body(bound: int) -> dict[str, Any]:
     """The tutorial model's GuardSet with ``y.shape[0] <= bound`` and the spec ``{"x": (dx, d1), "y": (dy, d1)}``."""
     symbols = [{"name": f"s{i}", "paths": [{"input": [name], "axis": axis}], "example": SHAPES[name][axis],
                 "backed": True} for i, (name, axis) in enumerate((("x", 0), ("x", 1), ("y", 0), ("y", 1)))]
@@ -153,8 +154,10 @@ def main() -> int:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-    print(f"dimsolve {health['version']}, {health['workers']} solver worker(s); {platform.python_version()} on "
-          f"{platform.machine()}, {os.cpu_count()} CPU(s); {args.requests} requests per row, loopback\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"dimsolve {health['version']}, {health['workers']} solver worker(s); Python {platform.python_version()} on "
+          f"{platform.machine()}, {os.cpu_count()} CPU(s), load average {load} after the run; "
+          f"{args.requests} requests per row, loopback\n")
     print("| checks | clients | requests | req/s | p50 ms | p99 ms | 200 OK |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for result in results:

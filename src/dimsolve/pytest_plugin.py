@@ -42,7 +42,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dimsolve: a declared dimsolve shape case (collected by --dimsolve)")
     if config.getoption("dimsolve"):
-        config.stash[_STATE] = _State(config)
+        from dimsolve.cli.discover import ConfigError
+
+        try:
+            config.stash[_STATE] = _State(config)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"--dimsolve: {exc}") from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -300,3 +300,30 @@ def test_bug_fix_with_negative_offset_exports() -> None:
     assert not report.ok and report.fix_verified
     ep, err = torch_export(model, args, report.fixed_dynamic_shapes)
     assert err is None, f"{report.fix_code}\n{_err(err)}"
+
+
+BUG_STATIC_DIM_MOD_GUARD = (
+    "dimsolve bug: it traces with every dim dynamic, but with the spec's static dims torch emits (and cannot "
+    "prove) a divisibility guard `(3*dx + 3*((dx+1)//2)) % (dx + (dx+1)//2) == 0` when Linear flattens "
+    "cat([x, x[::2]]); torch.export raises a constraint violation on a spec dimsolve calls ok")
+
+
+class CatStrideLinear(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.lin(torch.cat([x, x[::2]]))
+
+
+@pytest.mark.torch
+@pytest.mark.xfail(strict=True, reason=BUG_STATIC_DIM_MOD_GUARD)
+def test_bug_ok_but_torch_raises_on_static_dim_mod_guard() -> None:
+    from torch.export import Dim
+
+    model, args = CatStrideLinear(), (torch.randn(5, 3, 4),)
+    spec = {"x": (Dim("dx", min=3), 3, 4)}
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    _, err = torch_export(model, args, spec)
+    assert err is None or not report.ok, f"dimsolve says ok; torch: {_err(err)}"

@@ -51,7 +51,8 @@ def repo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cold(repo):
-    return lint(repo)
+    result = lint(repo, "--report", "json=cold.json")
+    return result, json.loads((repo / "cold.json").read_text("utf-8"))
 
 
 def _corrupt(entries: list[Path]) -> None:
@@ -73,11 +74,8 @@ def warm(repo, cold, tmp_path_factory):
     shutil.copytree(repo / ".dimsolve_cache", corrupt_cache)
     _corrupt(sorted((corrupt_cache / "guardsets").glob("*.json")))
     runs = {
-        "json": ("--format", "json"),
-        "text": (),
-        "sarif": ("--format", "sarif", "--output", str(scratch / "lint.sarif")),
-        "junit": ("--format", "junit", "--output", str(scratch / "lint.xml")),
-        "github": ("--format", "github"),
+        "warm": tuple(f"--report={fmt}={scratch / name}" for fmt, name in
+                      [("json", "warm.json"), ("sarif", "lint.sarif"), ("junit", "lint.xml")]),
         "shard1": ("--format", "json", "--shard", "1/3", "-j", "2"),
         "shard2": ("--format", "json", "--shard", "2/3"),
         "shard3": ("--format", "json", "--shard", "3/3"),
@@ -85,21 +83,25 @@ def warm(repo, cold, tmp_path_factory):
         "broken-only": ("models/broken/shape_cases.py",),
     }
     procs = {name: start_lint(repo, *args) for name, args in runs.items()}
-    procs["no-cache"] = start_lint(repo, "--format", "json", "--no-cache", cache_dir=scratch / "unused-cache")
+    procs["no-cache"] = start_lint(repo, "--no-cache", "--format", "github", f"--report=json={scratch / 'nocache.json'}",
+                                   cache_dir=scratch / "unused-cache")
     procs["corrupt"] = start_lint(repo, "--format", "json", cache_dir=corrupt_cache)
     return {name: finish(proc) for name, proc in procs.items()}, scratch
 
 
 def test_cold_run_traces_and_reports_every_finding(cold):
-    assert cold.returncode == 1, cold.stderr
-    out = cold.stdout
+    result, doc = cold
+    assert result.returncode == 1, result.stderr
+    assert findings(doc) == EXPECTED
+    assert (doc["summary"]["traced"], doc["summary"]["cached"]) == (COLD_TRACED, CHECKED - COLD_TRACED)
+    out = result.stdout
     assert summary_of(out.splitlines()[-1]) == (7, 3, 2, COLD_TRACED, CHECKED - COLD_TRACED)
     assert "models/add/shape_cases.py::violating: spec has findings (models/add/shape_cases.py:20)" in out
     assert "error[DS201]" in out and "error[DS301]" in out and "error[DS102]" in out
     assert "models/proj/shape_cases.py::bad_return: error" in out and "must return (model, args, kwargs" in out
     assert "models/broken/shape_cases.py: error" in out and "a_module_that_does_not_exist" in out
     assert "printed by the model" not in out and "::good" not in out
-    assert "\r" not in cold.stderr  # no progress indicator: stderr is not a terminal
+    assert "\r" not in result.stderr  # no progress indicator: stderr is not a terminal
 
 
 def test_cache_directory_is_marked_and_holds_one_entry_per_trace(repo, cold):
@@ -110,22 +112,24 @@ def test_cache_directory_is_marked_and_holds_one_entry_per_trace(repo, cold):
 
 
 def test_second_run_skips_tracing_and_gives_identical_findings(cold, warm):
-    again = warm[0]["text"]
+    results, scratch = warm
+    again = results["warm"]
     assert again.returncode == 1, again.stderr
     assert summary_of(again.stdout.splitlines()[-1]) == (7, 3, 2, 0, CHECKED)
-    assert again.stdout.splitlines()[:-1] == cold.stdout.splitlines()[:-1]
+    assert again.stdout.splitlines()[:-1] == cold[0].stdout.splitlines()[:-1]
+    before = {c["id"]: c for c in cold[1]["cases"]}
+    for case in json.loads((scratch / "warm.json").read_text("utf-8"))["cases"]:
+        assert (case["status"], case["report"], case["error"]) == tuple(before[case["id"]][k] for k in ("status", "report", "error"))
 
 
 def test_json_document(warm):
-    result = warm[0]["json"]
-    assert result.returncode == 1, result.stderr
-    doc = json.loads(result.stdout)
+    results, scratch = warm
+    doc = json.loads((scratch / "warm.json").read_text("utf-8"))
     assert doc["schema_version"] == 1 and doc["tool"]["name"] == "dimsolve"
     assert findings(doc) == EXPECTED
     summary = doc["summary"]
     assert (summary["cases"], summary["with_findings"], summary["errors"]) == (7, 3, 2)
     assert (summary["traced"], summary["cached"], summary["cache_rebuilt"]) == (0, CHECKED, 0)
-    assert summary_of(result.stderr) == (7, 3, 2, 0, CHECKED)  # stdout is the document: the summary goes to stderr
     cases = {c["id"]: c for c in doc["cases"]}
     assert "a_module_that_does_not_exist" in cases["models/broken/shape_cases.py"]["error"]
     assert cases["models/broken/shape_cases.py"]["line"] == 2
@@ -134,7 +138,7 @@ def test_json_document(warm):
 
 def test_no_cache_traces_everything_and_writes_nothing(warm):
     results, scratch = warm
-    doc = json.loads(results["no-cache"].stdout)
+    doc = json.loads((scratch / "nocache.json").read_text("utf-8"))
     assert (doc["summary"]["traced"], doc["summary"]["cached"]) == (CHECKED, 0)
     assert not (scratch / "unused-cache").exists()
     traced = {c["id"]: c for c in doc["cases"]}["models/proj/shape_cases.py::as_case"]
@@ -147,7 +151,7 @@ def test_corrupt_cache_entries_are_detected_and_rebuilt(warm):
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
     assert doc["summary"]["cache_rebuilt"] == 3 and doc["summary"]["traced"] == COLD_TRACED
-    reports = {c["id"]: c["report"] for c in json.loads(results["json"].stdout)["cases"]}
+    reports = {c["id"]: c["report"] for c in json.loads((scratch / "warm.json").read_text("utf-8"))["cases"]}
     assert {c["id"]: c["report"] for c in doc["cases"]} == reports
     cache = GuardSetCache(scratch / "corrupt-cache")
     for entry in (scratch / "corrupt-cache" / "guardsets").glob("*.json"):
@@ -163,13 +167,13 @@ def test_shards_cover_every_case_exactly_once(warm):
     assert sorted(i for shard in ids for i in shard) == every
     assert ids == [every[0::3], every[1::3], every[2::3]]
     assert [doc["summary"]["shard"] for doc in shards] == ["1/3", "2/3", "3/3"]
+    assert summary_of(results["shard2"].stderr)[0] == 2  # stdout is the JSON document: the summary goes to stderr
     for doc in shards:  # each shard reports what the full run does for its cases (-j 2 included)
         assert findings(doc) == {cid: EXPECTED[cid] for cid in findings(doc)}
 
 
 def test_sarif_is_valid_and_points_at_the_spec_and_the_guard(warm):
     results, scratch = warm
-    assert results["sarif"].returncode == 1, results["sarif"].stderr
     log = json.loads((scratch / "lint.sarif").read_text("utf-8"))
     jsonschema.Draft4Validator(SCHEMA, format_checker=FORMATS).validate(log)
     run = log["runs"][0]
@@ -188,7 +192,6 @@ def test_sarif_is_valid_and_points_at_the_spec_and_the_guard(warm):
 
 def test_junit_has_one_testcase_per_case(warm):
     results, scratch = warm
-    assert results["junit"].returncode == 1
     suite = ET.parse(scratch / "lint.xml").getroot().find("testsuite")
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("7", "3", "2")
     cases = {f"{c.get('file')}::{c.get('name')}": c for c in suite.iter("testcase")}
@@ -202,14 +205,14 @@ def test_junit_has_one_testcase_per_case(warm):
 
 
 def test_github_annotations_one_line_per_finding(warm):
-    result = warm[0]["github"]
+    result = warm[0]["no-cache"]
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     annotations = [ln for ln in lines if ln.startswith("::")]
     assert len(annotations) == 5  # DS201, DS301, DS102 and the two cases that could not run
     assert any(a.startswith("::error file=models/add/shape_cases.py,line=20,title=dimsolve DS201::") for a in annotations)
     assert all("%0A" in a for a in annotations if "DS201" in a)
-    assert summary_of(lines[-1]) == (7, 3, 2, 0, CHECKED)
+    assert summary_of(lines[-1]) == (7, 3, 2, CHECKED, 0)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import textwrap
@@ -24,6 +25,7 @@ from dimsolve.cli.discover import (
     spec_lines,
 )
 from dimsolve.cli.main import main
+from dimsolve.cli.progress import Progress
 from dimsolve.export.cache import GuardSetCache
 
 
@@ -167,6 +169,7 @@ def run_main(monkeypatch, tmp_path, *argv):
         pytest.param(("lint", "--shard", "4/3"), id="shard-out-of-range"),
         pytest.param(("lint", "-j", "0"), id="no-workers"),
         pytest.param(("lint", "--format", "xml"), id="unknown-format"),
+        pytest.param(("lint", "--report", "sarif"), id="report-without-file"),
     ],
 )
 def test_bad_arguments_exit_2(monkeypatch, tmp_path, argv):
@@ -196,6 +199,22 @@ def test_cache_clear_removes_only_its_own_files(monkeypatch, tmp_path, capsys):
     foreign.unlink()
     assert run_main(monkeypatch, tmp_path, "cache", "clear") == 0
     assert not (tmp_path / ".dimsolve_cache").exists()
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_only_on_a_terminal():
+    quiet = io.StringIO()
+    Progress(2, quiet).update(1, "a.py::f")
+    assert quiet.getvalue() == ""
+    tty = FakeTerminal()
+    progress = Progress(2, tty)
+    progress.update(1, "a.py::f")
+    progress.close()
+    assert tty.getvalue() == "\r\x1b[K[1/2] a.py::f\r\x1b[K"
 
 
 def test_help_states_the_trust_boundary_and_exit_codes():

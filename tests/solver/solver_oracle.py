@@ -14,7 +14,6 @@ the guards hold". The spec is valid iff every admitted assignment satisfies ever
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ import numpy as np
 import sympy
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
-from dimsolve.dims.model import DimKind, DimPath, InputPath, RootDim, Spec, SpecEntry
+from dimsolve.dims.model import DimKind, DimPath, InputPath, Spec, SpecEntry
 from dimsolve.guards.model import GuardRecord, GuardSet, SymbolInfo
 
 MIN_DYNAMIC_SIZE = 2
@@ -175,7 +174,6 @@ def admitted(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP, auto_cap: int = A
     """Every size assignment the spec admits (universal part, filtered) and the AUTO sizes' domain."""
     roots = sorted({e.dim.root for e in spec.entries if e.dim.is_named and e.dim.root})
     axes = {r: _root_range(spec, r, cap) for r in roots}
-    dynamic: list[str] = []  # Dim.DYNAMIC symbols: universal, enumerated directly
     auto: list[str] = []
     entries_of: dict[str, list[SpecEntry]] = {}
     for e in spec.entries:
@@ -187,8 +185,7 @@ def admitted(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP, auto_cap: int = A
         kinds = {e.dim.kind for e in es}
         if kinds == {DimKind.AUTO}:
             auto.append(name)
-        elif DimKind.DYNAMIC in kinds and len(kinds) == 1:
-            dynamic.append(name)
+        elif DimKind.DYNAMIC in kinds and len(kinds) == 1:  # Dim.DYNAMIC: universal, enumerated directly
             d = es[0].dim
             axes["#" + name] = range(max(d.min or 0, MIN_DYNAMIC_SIZE), (d.max if d.max is not None else cap) + 1)
     size = int(np.prod([len(a) for a in axes.values()])) if axes else 1
@@ -276,7 +273,7 @@ def violating_point(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP) -> dict[st
     ok = np.ones((adm.n, adm.m), dtype=bool)
     for m in guard_matrix(adm, guards):
         ok &= m
-    for index in np.flatnonzero(~ok.any(axis=1))[:50]:
+    for index in np.flatnonzero(~ok.any(axis=1)):
         point = {k: int(v[index, 0]) for k, v in adm.universal.items()}
         if not adm.auto or not _auto_solution(adm, point, guards, budget=2_000_000):
             return point
@@ -319,9 +316,3 @@ def root_names(spec: Spec) -> list[str]:
 
 def point_text(point: Mapping[str, int]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(point.items()))
-
-
-__all__ = [
-    "Admitted", "CeilDiv", "FloorDiv", "PythonMod", "RootDim", "admits_point", "blamed", "compile_guard",
-    "entry", "guardset", "holds", "itertools", "point_text", "sym", "violating_point",
-]

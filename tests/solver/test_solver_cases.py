@@ -119,10 +119,39 @@ def test_case(case: Case, status: Status, changes):
         assert admits_point(fixed, gs, case.example())
 
 
-# --- the weakest fix: deviations from DESIGN.md ("prefer an equality ... to a specialisation") ------
+# --- the oracle itself ----------------------------------------------------------------------------
+
+
+def test_oracle_admits_only_dynamic_sizes_of_at_least_two():
+    gs, spec = Case((4, 5), (derived("dx", 1, -3), static(5)), (RootDim("dx", 0, 10),), ()).build()
+    admitted = {x for x in range(-5, 20) if admits_point(spec, gs, {"s0": x, "s1": 5})}
+    assert admitted == set(range(2, 8))
+    assert not admits_point(spec, gs, {"s0": 4, "s1": 6})
+
+
+def test_oracle_uses_python_division():
+    point = {"s0": -7, "s1": 2}
+    assert holds(sympy.Eq(FloorDiv(s0, s1), -4), point) and holds(sympy.Eq(sympy.Mod(s0, 3), 2), point)
+    assert holds(sympy.Eq(sympy.floor(s0 / 2) + s1, -2), point)
+
+
+def test_oracle_treats_auto_as_existential():
+    def auto_z(examples, guard):
+        dims = (root("dx"), root("dy"), DimSpec(DimKind.AUTO))
+        return Case(examples, dims, (RootDim("dx", 2, 20), RootDim("dy", 2, 20)), (guard,)).build()
+
+    gs, spec = auto_z((3, 4, 12), sympy.Eq(s0 * s1, s2))
+    assert violating_point(spec, gs) is None  # z = x*y up to 400, beyond the first AUTO grid
+    gs, spec = auto_z((5, 3, 2), sympy.Eq(s0 - s1, s2))
+    assert violating_point(spec, gs) == {"s0": 2, "s1": 2}  # z = x - y < 2 is no size
+
+
+# --- regressions: the weakest fix (DESIGN.md: "prefer an equality ... to a specialisation") ---------
+# Each was found by test_solver_properties (or its exploration) and first written as a strict xfail.
 
 
 def test_broadcast_guard_relates_instead_of_specialising():
+    # Or(Eq(x, y), Eq(y, 1)) with sizes >= 2 means x == y; dimsolve used to specialise both dims to 5
     case = two(5, 5, [sympy.Or(sympy.Eq(s0, s1), sympy.Eq(s1, 1))])
     gs, spec = case.build()
     problem = build_problem(gs, spec)
@@ -130,10 +159,11 @@ def test_broadcast_guard_relates_instead_of_specialising():
     assert verdict.status is VIOLATED
     plan = synthesize(problem, verdict)
     assert plan is not None and plan.verified
-    assert plan.changes == (Relate("dy", "dx", 1, 0),)  # dimsolve: (Specialize("dx", 5), Specialize("dy", 5))
+    assert plan.changes == (Relate("dy", "dx", 1, 0),)
 
 
 def test_floordiv_divisibility_gets_a_new_root():
+    # Eq(2*FloorDiv(x, 2), x) says x is even, as Eq(Mod(x, 2), 0) does; dimsolve used to give Specialize("dx", 6)
     case = one(6, [sympy.Eq(2 * FloorDiv(s0, 2), s0)])
     gs, spec = case.build()
     problem = build_problem(gs, spec)
@@ -141,11 +171,12 @@ def test_floordiv_divisibility_gets_a_new_root():
     assert verdict.status is VIOLATED
     plan = synthesize(problem, verdict)
     assert plan is not None and plan.verified
-    assert plan.changes == (NewRoot("_dx", 1, 10), Relate("dx", "_dx", 2, 0))  # dimsolve: (Specialize("dx", 6),)
+    assert plan.changes == (NewRoot("_dx", 1, 10), Relate("dx", "_dx", 2, 0))
 
 
 def test_sum_guard_defining_an_auto_dim_gets_a_verified_fix():
-    # e.g. ``x + torch.cat([y, z])``
+    # e.g. ``x + torch.cat([y, z])``: Eq(y + z, x) makes dz Dim.AUTO, which needs x - y >= 2; dimsolve used
+    # to skip the (linear, so "consumed") guard in the range search and return (MakeAuto("dz"),) unverified
     case = Case((5, 3, 2), (root("dx"), root("dy"), root("dz")),
                 (RootDim("dx", 2, 10), RootDim("dy", 2, 10), RootDim("dz", 2, 10)), (sympy.Eq(s1 + s2, s0),))
     gs, spec = case.build()
@@ -157,8 +188,9 @@ def test_sum_guard_defining_an_auto_dim_gets_a_verified_fix():
     assert violating_point(manual, gs) is None and admits_point(manual, gs, case.example())
     plan = synthesize(problem, verdict)
     assert plan is not None
-    assert violating_point(plan.fixed_spec, gs) is None  # dimsolve: admits x=2, y=2 (then z = 0)
-    assert plan.verified  # dimsolve: (MakeAuto("dz"),), verified=False
+    assert violating_point(plan.fixed_spec, gs) is None
+    assert admits_point(plan.fixed_spec, gs, case.example())
+    assert plan.verified
 
 
 # --- the time budget: unknown, never a wrong valid -------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -245,6 +244,12 @@ def check_scenario(ex, guards, spec, stats: Counter) -> None:
     assert verdict.status is not Status.UNKNOWN, what
     witness = violating_point(spec, gs)
     assert (verdict.status is Status.VALID) == (witness is None), f"{what}: dimsolve {verdict.status.value}, enumeration {witness}"
+    # under a tiny budget: unknown is allowed, a wrong valid is not
+    hurried = check(problem, timeout_ms=1)
+    stats[f"1ms:{hurried.status.value}"] += 1
+    assert hurried.status is not Status.VALID or witness is None, f"{what}: valid at 1 ms, enumeration {witness}"
+    for v in hurried.violations:
+        assert not holds(v.guard.expr, v.counterexample), f"{what}: 1 ms counterexample {point_text(v.counterexample)}"
     if verdict.status is Status.VALID:
         return
     # blame in trace order, earlier guards assumed (check.py)

@@ -53,6 +53,15 @@ def _jobs_arg(text: str) -> int:
     return jobs
 
 
+def _report_arg(text: str) -> tuple[str, str]:
+    from dimsolve.cli.formats import FORMATS
+
+    fmt, sep, path = text.partition("=")
+    if not sep or fmt not in FORMATS or not path:
+        raise argparse.ArgumentTypeError(f"expected FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}, got {text!r}")
+    return fmt, path
+
+
 def register(sub: Any) -> None:
     """Add ``lint`` and ``cache`` to the ``dimsolve`` subcommands; each sets ``run`` to its handler."""
     from dimsolve.cli.formats import FORMATS
@@ -62,6 +71,8 @@ def register(sub: Any) -> None:
     lint.add_argument("paths", nargs="*", metavar="PATH", help="case files, or directories to search (default: the project root)")
     lint.add_argument("--format", choices=FORMATS, default="text")
     lint.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    lint.add_argument("--report", type=_report_arg, action="append", default=[], metavar="FORMAT=FILE",
+                      help="also write a report in FORMAT to FILE (repeatable), e.g. --report sarif=dimsolve.sarif")
     lint.add_argument("-j", "--jobs", type=_jobs_arg, default=1, metavar="N", help="run cases in N worker processes")
     lint.add_argument("--shard", type=_shard_arg, metavar="I/N",
                       help="run only shard I of N (cases sorted by id path::function, every N-th from I)")
@@ -104,6 +115,9 @@ def run_lint(args: argparse.Namespace) -> int:
                         on_done=lambda n, r: progress.update(n, r.ref.id))
     progress.close()
     summary = Summary.of(results, time.perf_counter() - start, "{}/{}".format(*args.shard) if args.shard else None)
+    for fmt, path in args.report:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(render(fmt, results, summary))
     _emit(render(args.format, results, summary), args.format, args.output, summary.line())
     if any(r.status == FINDINGS for r in results):
         return 1

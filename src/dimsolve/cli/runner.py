@@ -101,7 +101,7 @@ def run_case(ref: CaseRef, options: RunOptions) -> CaseResult:
             case = as_case(fn(), ref.function or "", case_options(fn))
         except CaseReturnError as exc:
             return CaseResult(ref, ERROR, text=str(exc), seconds=time.perf_counter() - start, output=out.getvalue())
-        except Exception as exc:  # the user's case function failed: that case's result
+        except (Exception, SystemExit) as exc:  # the user's case function failed: that case's result
             return CaseResult(ref, ERROR, text=f"{ref.function}() raised {describe_exception(exc, path)}",
                               seconds=time.perf_counter() - start, output=out.getvalue())
         try:

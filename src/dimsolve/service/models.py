@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr, WithJsonSchema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 I64_MAX = 2**63 - 1
 
 Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=I64_MAX)]
