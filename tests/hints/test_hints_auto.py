@@ -14,7 +14,14 @@ import re
 
 import pytest
 import torch
-from hints_models import Branch64, Doubled, Scale, ShiftedAdd, TutorialGuarded, TutorialModel
+from hints_models import (
+    Branch64,
+    Doubled,
+    Scale,
+    ShiftedAdd,
+    TutorialGuarded,
+    TutorialModel,
+)
 from hints_support import (
     Case,
     assert_names_line,
@@ -82,8 +89,6 @@ CASES = [
             "y.shape[1]": (("static", 4), "x0 = x + y"),
             "z.shape[0]": (("equals", "4*y.shape[0]"), "x3 = x2 + z"),
         },
-        xfail={"test_every_auto_dim_is_explained": _LINEAR_Z_BUG, "test_pinned_spec_exports_like_auto": _LINEAR_Z_BUG,
-               "test_pin_code_exports_like_auto": _LINEAR_Z_BUG},
     ),
     Case(
         "slice-shifted",
@@ -115,21 +120,16 @@ CASES = [
         "no-guard-auto-min-max",
         lambda: (Scale(), (torch.randn(8),), {"x": (Dim.AUTO(min=4, max=32),)}),
         {"x.shape[0]": (("dynamic", (4, 32)), None)},
-        xfail={"test_every_auto_dim_is_explained":
-               "an unconstrained Dim.AUTO(min=4, max=32) is explained as 'is dynamic: no guard constrains it' "
-               "without the range [4, 32] it resolves to"},
     ),
     Case(
         "no-guard-auto-min0",
         lambda: (Scale(), (torch.randn(8),), {"x": (Dim.AUTO(min=0),)}),
         {"x.shape[0]": (("dynamic", None), None)},
-        xfail={"test_pinned_spec_exports_like_auto": _PIN_MIN_BUG, "test_pin_code_exports_like_auto": _PIN_MIN_BUG},
     ),
     Case(
         "no-guard-dynamic-min1",
         lambda: (Scale(), (torch.randn(8),), {"x": (Dim.DYNAMIC(min=1),)}),
         {"x.shape[0]": (("dynamic", None), None)},
-        xfail={"test_pinned_spec_exports_like_auto": _PIN_MIN_BUG, "test_pin_code_exports_like_auto": _PIN_MIN_BUG},
     ),
 ]
 

@@ -94,6 +94,17 @@ def _counterexample(problem: Problem, v: GuardViolation) -> dict[str, int]:
     return {names[sym]: v.counterexample[sym] for sym in sorted(v.guard.symbols) if sym in v.counterexample}
 
 
+def _guard_paths(problem: Problem, vs: list[GuardViolation]) -> tuple[str, ...]:
+    """Static entries the guards mention: a dim fixed by the spec that the guard ties to."""
+    out: list[str] = []
+    for v in vs:
+        for sym in sorted(v.guard.symbols):
+            for e in problem.entries_of.get(sym, []):
+                if e.dim.kind is DimKind.STATIC and e.spec_path not in out:
+                    out.append(e.spec_path)
+    return tuple(out)
+
+
 def _spec_paths(spec: Spec, roots: set[str], primary: str = "") -> tuple[str, ...]:
     """Spec entries of ``roots``, those of the ``primary`` root (the one the fix changes) first."""
     entries = [e for e in spec.entries if e.dim.root in roots]
@@ -121,7 +132,7 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         code=code,
         severity=Severity.ERROR,
         message=message,
-        paths=_spec_paths(problem.spec, roots, getattr(change, "target", "")),
+        paths=_spec_paths(problem.spec, roots, getattr(change, "target", "")) + _guard_paths(problem, vs),
         labels=labels,
         notes=notes,
         fixes=(Fix(message, tuple(extra) + (change,), applicability),),

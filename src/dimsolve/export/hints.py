@@ -49,7 +49,7 @@ def name_hints(spec: Spec) -> tuple[Spec, dict[str, SpecEntry]]:
         if e.dim.kind in _HINTS:
             name = _root_name(e, taken)
             # torch gives hinted dims the range [2, inf) unless bounds are written
-            roots[name] = RootDim(name, e.dim.min if e.dim.min is not None else 2, e.dim.max)
+            roots[name] = RootDim(name, max(e.dim.min if e.dim.min is not None else 2, 2), e.dim.max)
             hinted[name] = e
             e = replace(e, dim=DimSpec(DimKind.ROOT, root=name))
         entries.append(e)
@@ -81,6 +81,9 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Dia
     else:
         what = "is dynamic"
     message = f"{entry.path} ({hint}) {what}{why}"
+    others = [p for p in d.paths if p != entry.spec_path]
+    if code == "DS404" and others:
+        message += f" (tied to {', '.join(others)})"
     help_lines: tuple[str, ...] = ()
     if code == "DS404":
         help_lines = (f"mark {entry.path} Dim.STATIC (or write {change.value}), or use Dim.AUTO to let export decide",)
@@ -91,8 +94,10 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Dia
         fixes = (Fix(message, (SetRange(str(entry.path), change.min, change.max),)),)
     facts = {k: v for k, v in d.facts.items() if k != "spec" and (severity is Severity.ERROR or k != "counterexample")}
     facts["spec"] = spec_summary(original)
+    # an error names every entry it ties together; an explanation concerns its own dim only
+    paths = (entry.spec_path,) + (tuple(others) if severity is Severity.ERROR else ())
     return replace(d, code=code, severity=severity, message=message, help=help_lines, fixes=fixes, facts=facts,
-                   paths=(entry.spec_path,) + tuple(p for p in d.paths if p != entry.spec_path))
+                   paths=paths)
 
 
 def _linear(other: str, change: Relate) -> str:
@@ -114,8 +119,11 @@ def _narrower_than_written(entry: SpecEntry, change: SetRange) -> bool:
 
 
 def _unconstrained(entry: SpecEntry) -> Diagnostic:
+    d = entry.dim
+    written = d.min is not None or d.max is not None
+    rng = f" in [{max(d.min or 2, 2)}, {'inf' if d.max is None else d.max}]" if written else ""
     return Diagnostic(code="DS405", severity=Severity.INFO,
-                      message=f"{entry.path} ({entry.dim.expr_text()}) is dynamic: no guard constrains it",
+                      message=f"{entry.path} ({d.expr_text()}) is dynamic{rng}: no guard constrains it",
                       paths=(entry.spec_path,))
 
 

@@ -65,28 +65,53 @@ def build_and_verify(guardset: GuardSet, spec: Spec, timeout_ms: int) -> bool:
     return not any(d.is_error for d in resolve_hints(guardset, spec, timeout_ms).diagnostics)
 
 
-def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
-                     strict: bool, timeout_ms: int, trace: Callable[..., GuardSet]) -> Report:
-    """With 0/1 examples torch specialises: check again with those sizes grown, report both."""
-    from dataclasses import replace
-
+def _bumped_report(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
+                   timeout_ms: int, trace: Callable[..., GuardSet], report: Report, shift_all: bool) -> tuple[Report, str] | None:
     from dimsolve.dims.parse import parse_spec
     from dimsolve.export.zero_one import bump_inputs, describe_sizes, specialised_dims
 
-    if report.spec is None or report.guardset is None:
-        return report
-    bump = bump_inputs(model, args, kwargs, report.spec, specialised_dims(report.spec, report.guardset))
+    assert report.spec is not None and report.guardset is not None  # checked by the caller
+    bump = bump_inputs(model, args, kwargs, report.spec, specialised_dims(report.spec, report.guardset), shift_all)
     if bump is None:
-        return report
+        return None
     parsed = parse_spec(model, bump.args, bump.kwargs, dynamic_shapes)
     if parsed.spec is None:
+        return None
+    guardset = trace(model, bump.args, bump.kwargs, strict=strict)
+    if guardset.failures:  # a grown copy torch cannot trace says nothing about the user's model
+        return None
+    return check_against(guardset, parsed.spec, timeout_ms), describe_sizes(bump.sizes)
+
+
+def _score(report: Report) -> tuple[int, int]:
+    """Fewer errors, then fewer dims pinned static: the grown example that disturbs the model least."""
+    static = sum(1 for d in report.diagnostics if d.code in ("DS405", "DS404") and "is static" in d.message)
+    return sum(1 for d in report.diagnostics if d.is_error), static
+
+
+def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
+                     strict: bool, timeout_ms: int, trace: Callable[..., GuardSet]) -> Report:
+    """With 0/1 examples torch specialises: check again with those sizes grown, report both.
+
+    The pinned spec stays the one for the user's own example: it pins what export does today.
+    """
+    from dataclasses import replace
+
+    if report.spec is None or report.guardset is None or not any(d.code == "DS403" for d in report.diagnostics):
         return report
-    bumped = check_against(trace(model, bump.args, bump.kwargs, strict=strict), parsed.spec, timeout_ms)
-    sizes = describe_sizes(bump.sizes)
+    tries = [_bumped_report(model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace, report, shift_all)
+             for shift_all in (False, True)]
+    found = [t for t in tries if t is not None]
+    zero_one = [d for d in report.diagnostics if d.code == "DS403"]
+    if not found:
+        note = "dimsolve could not trace a grown copy of the example; try one with these sizes >= 2 yourself"
+        return replace(report, diagnostics=tuple(replace(d, help=d.help + (note,)) for d in zero_one)
+                       + tuple(d for d in report.diagnostics if d.code != "DS403"))
+    bumped, sizes = min(found, key=lambda t: _score(t[0]))
     verdict = (f"with {sizes} the spec is valid" if bumped.ok
                else f"with {sizes} dimsolve finds the problems below; fix them too")
-    zero_one = [replace(d, help=d.help + (verdict,)) for d in report.diagnostics if d.code == "DS403"]
+    grown = [replace(d, help=d.help + (verdict,)) for d in zero_one]
     others = [replace(d, notes=d.notes + (f"found with the grown example ({sizes})",))
               for d in bumped.diagnostics if d.code != "DS403"]
-    return Report(tuple(zero_one + others), report.spec, bumped.fixed_spec, bumped.guardset, bumped.fix_verified,
-                  bumped.pinned_spec)
+    return Report(tuple(grown + others), report.spec, bumped.fixed_spec, bumped.guardset, bumped.fix_verified,
+                  report.pinned_spec)

@@ -28,7 +28,7 @@ def specialised_dims(spec: Spec, guardset: GuardSet) -> list[DimPath]:
     return [e.path for e in spec.entries if e.dim.is_dynamic and e.path in special]
 
 
-def _new_sizes(spec: Spec, dims: list[DimPath]) -> dict[DimPath, int] | None:
+def _new_sizes(spec: Spec, dims: list[DimPath], shift_all_hints: bool) -> dict[DimPath, int] | None:
     sizes: dict[DimPath, int] = {}
     roots: dict[str, int] = {}
     hint_delta = 0
@@ -45,8 +45,10 @@ def _new_sizes(spec: Spec, dims: list[DimPath]) -> dict[DimPath, int] | None:
             if root is not None and root.max is not None and needed > root.max:
                 return None
             roots[d.root] = max(roots.get(d.root, needed), needed)
-        else:
+        elif shift_all_hints:
             hint_delta = max(hint_delta, max(2, d.min or 2) - entry.example)
+        else:
+            sizes[path] = max(2, d.min or 2)
     if hint_delta:
         # shift every hinted dim by the same amount: keeps the additive relations (y = x + 1) that
         # the model may have between them, which growing one dim alone would break
@@ -87,11 +89,17 @@ def _rebuild(value: Any, ipath: InputPath, depth: int, sizes: dict[DimPath, int]
     return value
 
 
-def bump_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, spec: Spec, dims: list[DimPath]) -> Bump | None:
-    """Copies of the example inputs with every 0/1 dynamic dimension grown to 2 or more."""
+def bump_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, spec: Spec, dims: list[DimPath],
+                shift_all_hints: bool = False) -> Bump | None:
+    """Copies of the example inputs with every 0/1 dynamic dimension grown to 2 or more.
+
+    Named roots grow with every dim that uses them. Hinted dims either grow alone, or all shift
+    together (``shift_all_hints``), which keeps additive relations such as ``y = x + 1`` that the
+    model may have between them but breaks sizes the model pins; the caller tries both.
+    """
     import inspect
 
-    sizes = _new_sizes(spec, dims)
+    sizes = _new_sizes(spec, dims, shift_all_hints)
     if not sizes:
         return None
     fn = model.forward if hasattr(model, "forward") else model

@@ -71,6 +71,8 @@ def _at_most(count: int, limit: int, path: str, what: str, name: str) -> None:
 def _expr_depth(text: str, limit: int, path: str) -> None:
     # each '(' costs the codec at least one level, so this refuses only what the codec would refuse,
     # and does it before the request reaches a worker
+    if text.count("(") <= limit:  # the common case, without a character loop on the event loop
+        return
     depth = deepest = 0
     for ch in text:
         if ch == "(":

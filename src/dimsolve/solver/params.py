@@ -79,8 +79,11 @@ def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExp
                 eqs.append({SYM + name: Fraction(1), ROOT + e.dim.root: Fraction(-e.dim.coeff), CONST: Fraction(-e.dim.offset)})
     guard_index: list[int] = []
     allowed = {n for n in problem.vars if n not in problem.auto}
+    statics = static_sizes(problem)
     for i, (record, _) in enumerate(problem.guards):
-        expr = without_small_size_cases(record.expr)
+        # with x static (4), Eq(x*y, z) is the linear Eq(4*y, z)
+        expr = without_small_size_cases(record.expr.xreplace(
+            {s: statics[str(s)] for s in record.expr.free_symbols if str(s) in statics}))
         if not extra_guards or not isinstance(expr, sympy.Equality):
             continue
         lin = lin_from_sympy(expr.lhs - expr.rhs, allowed)
@@ -88,6 +91,16 @@ def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExp
             eqs.append({(k if k == CONST else SYM + k): v for k, v in lin.items()})
             guard_index.append(i)
     return eqs, guard_index
+
+
+def static_sizes(problem: Problem) -> dict[str, sympy.Integer]:
+    """Symbols the spec fixes to one size (ints, None, Dim.STATIC)."""
+    out = {}
+    for name, entries in problem.entries_of.items():
+        for e in entries:
+            if e.dim.kind is DimKind.STATIC:
+                out[name] = sympy.Integer(e.dim.value if e.dim.value is not None else e.example)
+    return out
 
 
 def without_small_size_cases(expr: sympy.Basic) -> sympy.Basic:
