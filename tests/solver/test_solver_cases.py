@@ -193,6 +193,53 @@ def test_sum_guard_defining_an_auto_dim_gets_a_verified_fix():
     assert plan.verified
 
 
+def _square(bound, hi_y):
+    """``y = x*x`` (a non-linear equality: dy becomes Dim.AUTO) and a bound on y."""
+    return Case((3, 9), (root("dx"), root("dy")), (RootDim("dx", 2, 20), RootDim("dy", 2, hi_y)),
+                (sympy.Eq(s0 * s0, s1), bound))
+
+
+AUTO_COUPLED = [
+    pytest.param(_square(s1 <= 100, 400), (MakeAuto("dy"), SetRange("dx", 2, 10)), id="square-upper-bound"),
+    pytest.param(_square(s1 >= 9, 100), (MakeAuto("dy"), SetRange("dx", 3, 20)), id="square-lower-bound"),
+    pytest.param(Case((12, 24, 2), (root("d0"), root("d1"), root("d2")),
+                      (RootDim("d0", 2, 28), RootDim("d1", 6, 33), RootDim("d2", 1, 8)),
+                      (sympy.Eq(s0 * s2, s1), s0 * s1 > 276)),
+                 (MakeAuto("d1"), SetRange("d0", 12, 28), SetRange("d2", 2, 8)), id="product-then-product-bound"),
+]
+
+
+@pytest.mark.parametrize(("case", "manual"), AUTO_COUPLED)
+def test_guard_on_auto_symbol_narrows_the_defining_roots(case: Case, manual):
+    gs, spec = case.build()
+    problem = build_problem(gs, spec)
+    verdict = check(problem)
+    assert verdict.status is VIOLATED
+    # a verified fix exists: the defined dim left to Dim.AUTO, the others' ranges narrowed around the example
+    weaker = apply_changes(spec, manual)
+    assert violating_point(weaker, gs) is None and admits_point(weaker, gs, case.example())
+    plan = synthesize(problem, verdict)
+    assert plan is not None
+    assert violating_point(plan.fixed_spec, gs) is None  # dimsolve: (MakeAuto(...),) alone, e.g. x = 11 (y = 121)
+    assert admits_point(plan.fixed_spec, gs, case.example())
+    assert plan.verified  # dimsolve: verified=False
+
+
+def test_non_divisibility_guard_keeps_the_dim_dynamic():
+    # ``if z.shape[0] % 5 != 0`` and a bound; z = 3*dz + 3 with the example z = 12 (dz = 3)
+    case = Case((12,), (derived("dz", 3, 3),), (RootDim("dz", 2, 10),), (sympy.Ne(sympy.Mod(s0, 5), 0), s0 <= 14))
+    gs, spec = case.build()
+    problem = build_problem(gs, spec)
+    verdict = check(problem)
+    assert verdict.status is VIOLATED
+    dynamic = apply_changes(spec, [SetRange("dz", 2, 3)])
+    assert violating_point(dynamic, gs) is None and admits_point(dynamic, gs, case.example())
+    plan = synthesize(problem, verdict)
+    assert plan is not None and plan.verified
+    assert not any(isinstance(c, Specialize) for c in plan.changes)  # dimsolve: (Specialize("dz", 3),)
+    assert plan.fixed_spec.entries[0].dim.is_dynamic
+
+
 # --- the time budget: unknown, never a wrong valid -------------------------------------------------
 
 PELL_X, PELL_Y = 1766319049, 226153980  # the least solution of x**2 - 61*y**2 == 1

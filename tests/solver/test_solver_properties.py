@@ -263,7 +263,8 @@ def check_scenario(ex, guards, spec, stats: Counter) -> None:
         assert not holds(v.guard.expr, cex), f"{what}: counterexample {point_text(cex)} satisfies {v.guard.expr}"
         assert all(holds(g, cex) for g in backed[: v.index]), f"{what}: {point_text(cex)} fails an earlier guard"
 
-    # (3) a verified fix is valid by enumeration and admits the example, and so do its changes applied
+    # (3) a verified fix is valid by enumeration and admits the example, and so do its changes applied;
+    #     a fixed root with no max is enumerated up to solver_oracle.DEFAULT_CAP (40): checked on that range
     plan = synthesize(problem, verdict)
     if plan is None:
         stats["plan_none"] += 1

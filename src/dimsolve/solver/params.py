@@ -156,6 +156,8 @@ def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[i
                  if sym.startswith(SYM) and set(expr) <= {CONST} and expr.get(CONST, Fraction(0)).denominator == 1}
     for i in violated:
         guard = problem.guards[i][0].expr
+        if not floordiv and not isinstance(guard, sympy.Equality):
+            continue  # ``Mod(z, 5) != 0`` is better served by a range; the lattice is the fallback
         known = {s: sympy.Integer(constants.get(SYM + str(s), 0)) for s in guard.free_symbols if SYM + str(s) in constants}
         for atom in guard.xreplace(known).atoms(sympy.Function):
             if type(atom).__name__ not in kinds or not atom.args[1].is_Integer:

@@ -145,9 +145,27 @@ def _round(current: Problem, violated: set[int], timeout_ms: int, floordiv: bool
     if par is None:
         return None
     cand = Candidate(par, initial_boxes(current, par))
+    if candidate_valid(current, cand, timeout_ms) is Outcome.UNSAT:
+        return cand
+    search_boxes(current, cand, _involved(current, cand, timeout_ms), timeout_ms)
     if candidate_valid(current, cand, timeout_ms) is not Outcome.UNSAT:
-        search_boxes(current, cand, _involved(current, cand, timeout_ms), timeout_ms)
+        # guards that only fail together (through a size left to Dim.AUTO): grow every root they touch
+        cand = Candidate(par, initial_boxes(current, par))
+        search_boxes(current, cand, _all_guard_roots(current, cand), timeout_ms)
     return cand
+
+
+def _all_guard_roots(problem: Problem, cand: Candidate) -> list[str]:
+    roots: list[str] = []
+    for i, (record, _) in enumerate(problem.guards):
+        if i in cand.par.consumed:
+            continue
+        for sym in sorted(record.symbols):
+            aff = cand.par.symbols.get(sym)
+            if aff and aff.param and aff.param not in roots:
+                roots.append(aff.param)
+    order = list(cand.par.params)
+    return sorted(roots, key=order.index)
 
 
 def _collapsed_roots(problem: Problem, cand: Candidate) -> list[tuple[str, int]]:
