@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import time
 import traceback
@@ -25,7 +26,7 @@ import dimsolve
 from dimsolve.guards.serialize import from_json
 
 from bench.models import Built, ModelCase
-from bench.timing import Timeout, median_time, time_limit, timed
+from bench.timing import Timeout, measure, time_limit, timed
 
 MAX_ROUNDS = 5
 
@@ -67,25 +68,26 @@ def dynamic_dims(spec: Any) -> int:
 
 def part_a(built: Built, repeats: int) -> tuple[dict[str, Any], Any]:
     """Times on the valid spec; returns the row and the cached GuardSet for part (b)."""
-    t_export, err = median_time(lambda: _try_export(built, built.good), repeats)
-    t_cds, report = median_time(
+    row: dict[str, Any] = {}
+    m_export, err = measure(lambda: _try_export(built, built.good), repeats)
+    m_cds, report = measure(
         lambda: dimsolve.check_dynamic_shapes(built.model, built.args, dynamic_shapes=built.good), repeats)
-    t_trace, guardset = median_time(lambda: dimsolve.trace_guards(built.model, built.args), repeats)
-    t_check, checked = median_time(lambda: dimsolve.check_spec(guardset, built.good), repeats)
-    row = {
-        "export_s": t_export,
-        "check_dynamic_shapes_s": t_cds,
-        "trace_guards_s": t_trace,
-        "check_spec_s": t_check,
-        "solve_over_trace": t_check / t_trace,
-        "check_over_export": t_cds / t_export,
+    m_trace, guardset = measure(lambda: dimsolve.trace_guards(built.model, built.args), repeats)
+    m_check, checked = measure(lambda: dimsolve.check_spec(guardset, built.good), repeats)
+    for key, m in (("export", m_export), ("check_dynamic_shapes", m_cds), ("trace_guards", m_trace),
+                   ("check_spec", m_check)):
+        m.put(row, key)
+    row.update({
+        "solve_over_trace": m_check.wall_s / m_trace.wall_s,
+        "solve_over_trace_cpu": m_check.cpu_s / m_trace.cpu_s,
+        "check_over_export": m_cds.wall_s / m_export.wall_s,
         "guards": len(guardset.guards),
         "symbols": len(guardset.symbols),
         "torch_exports": err is None,
         "dimsolve_ok": report.ok,
         "check_spec_ok": checked.ok,
         "agree": (err is None) == report.ok == checked.ok,
-    }
+    })
     if err is not None:
         row["torch_error"] = f"{type(err).__name__}: {str(err)[:300]}"
     return row, guardset
@@ -94,30 +96,33 @@ def part_a(built: Built, repeats: int) -> tuple[dict[str, Any], Any]:
 # --- (b) -------------------------------------------------------------------------------------------
 
 
-def part_b(built: Built, guardset: Any, export_good_s: float, repeats: int) -> dict[str, Any]:
+def part_b(built: Built, guardset: Any, a: dict[str, Any], repeats: int) -> dict[str, Any]:
     """Re-check each spec against the cached GuardSet vs export again with that spec."""
     text = guardset.model_dump_json()
     out: dict[str, Any] = {"json_bytes": len(text.encode())}
-    t_read, _ = median_time(lambda: from_json(text), repeats)
-    out["from_json_s"] = t_read
+    measure(lambda: from_json(text), repeats)[0].put(out, "from_json")
     specs = {"valid": built.good} if built.bad is None else {"valid": built.good, "violated": built.bad}
+    reps = max(repeats, 5)  # milliseconds: more repeats are cheap
     for label, spec in specs.items():
-        t_check, report = median_time(lambda: dimsolve.check_spec(guardset, spec), repeats)
-        t_json, report_json = median_time(lambda: dimsolve.check_spec(from_json(text), spec), repeats)
+        row: dict[str, Any] = {}
+        m_check, report = measure(lambda: dimsolve.check_spec(guardset, spec), reps)
+        m_json, report_json = measure(lambda: dimsolve.check_spec(from_json(text), spec), reps)
+        m_check.put(row, "check_spec")
+        m_json.put(row, "from_json_check_spec")
         if label == "valid":
-            t_export = export_good_s
+            row.update(export_s=a["export_s"], export_best_s=a["export_best_s"], export_cpu_s=a["export_cpu_s"])
         else:
-            t_export, _ = median_time(lambda: _try_export(built, spec), max(1, repeats // 2))
-        out[label] = {
-            "check_spec_s": t_check,
-            "from_json_check_spec_s": t_json,
-            "export_s": t_export,
-            "speedup": t_export / t_check,
-            "speedup_from_json": t_export / t_json,
+            measure(lambda: _try_export(built, spec), repeats)[0].put(row, "export")
+        row.update({
+            "speedup": row["export_s"] / m_check.wall_s,
+            "speedup_cpu": row["export_cpu_s"] / m_check.cpu_s,
+            "speedup_from_json": row["export_s"] / m_json.wall_s,
+            "speedup_from_json_cpu": row["export_cpu_s"] / m_json.cpu_s,
             "ok": report.ok,
             "same_verdict_from_json": report.ok == report_json.ok
             and [v.code for v in report.violations] == [v.code for v in report_json.violations],
-        }
+        })
+        out[label] = row
     return out
 
 
@@ -200,7 +205,15 @@ def warm_up() -> float:
         gs = dimsolve.trace_guards(built.model, built.args)
         dimsolve.check_spec(gs, built.bad)
         dimsolve.check_spec(from_json(gs.model_dump_json()), built.good)
+    _settle()
     return time.perf_counter() - start
+
+
+def _settle() -> None:
+    """Collect, then freeze what is alive: with torch and transformers loaded a full collection
+    takes ~0.5 s, and the per-measurement collections should only see the measurement's garbage."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_case(case: ModelCase, parts: str, repeats: int, limit_s: float) -> dict[str, Any]:
@@ -211,11 +224,12 @@ def run_case(case: ModelCase, parts: str, repeats: int, limit_s: float) -> dict[
             built = case.build()
             row["warm_up_s"], _ = timed(lambda: (_try_export(built, built.good),
                                                  dimsolve.trace_guards(built.model, built.args)))
+            _settle()
             a, guardset = part_a(built, repeats)
             if "a" in parts:
                 row["a"] = a
             if "b" in parts:
-                row["b"] = part_b(built, guardset, a["export_s"], repeats)
+                row["b"] = part_b(built, guardset, a, repeats)
             if "d" in parts and built.bad is not None:
                 row["d"] = part_d(built)
     except Timeout as exc:

@@ -242,13 +242,13 @@ def _tutorial() -> Built:
                  {"x": (Dim("dx"), d1), "y": (Dim("dy"), d1)})
 
 
-@_case("linear_pin", "Linear pins the feature dim", quick=True)
+@_case("linear_pin", "Linear pins the feature dim")
 def _linear_pin() -> Built:
     b = Dim("batch")
     return Built(Mlp(), (_r(4, 8),), {"x": (b, 8)}, {"x": (b, Dim("feat"))})
 
 
-@_case("branch_on_size", "if x.shape[0] > 16", quick=True)
+@_case("branch_on_size", "if x.shape[0] > 16")
 def _branch() -> Built:
     return Built(Branch(), (_r(8, 3),), {"x": (Dim("n", max=16), 3)}, {"x": (Dim("n"), 3)})
 

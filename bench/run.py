@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-ablation", action="store_true", help="part (c): skip the per-family breakdown")
     parser.add_argument("--out", type=Path, default=OUT, help="directory for <mode>.json and <mode>.md")
     parser.add_argument("--plot", type=Path, help="where to save the part (c) plot")
+    parser.add_argument("--no-plot", action="store_true", help="skip the plot (matplotlib not needed)")
     return parser.parse_args(argv)
 
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from bench.solver_scaling import FULL_SIZES, QUICK_SIZES, run_sizes
 
         sizes = args.sizes or (QUICK_SIZES if mode == "quick" else FULL_SIZES)
-        limit = args.phase_limit or (15.0 if mode == "quick" else 45.0)
+        limit = args.phase_limit or (10.0 if mode == "quick" else 45.0)
         _log(f"part c: {len(sizes)} sizes, {limit:g} s per phase")
         results["solver"] = run_sizes(sizes, limit, isolate=not args.in_process,
                                       ablation=mode == "full" and not args.no_ablation, log=_log)
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path.write_text(json.dumps(results, indent=1))
     text = markdown(results)
     md_path.write_text(text)
-    if "solver" in results and results["solver"]["sizes"]:
+    if "solver" in results and results["solver"]["sizes"] and not args.no_plot:
         plot_path = args.plot or (DOC_PLOT if results["mode"] == "full" else args.out / "bench_solver_scaling.png")
         plot(results, str(plot_path))
         _log(f"plot: {plot_path}")

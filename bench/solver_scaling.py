@@ -1,8 +1,8 @@
 """Part (c): solver time and peak memory against the number of guards, on synthetic GuardSets.
 
-Each size runs in child processes (one for the valid spec, one for the violated spec) so that a
-slow size is killed at its limit and memory is measured in a clean process. A child prints one
-JSON line per finished phase, so the phases done before a time limit are kept:
+Each size runs in a child process, so that a slow size is killed at its limit and memory is
+measured in a clean process; each phase also has its own time limit. The child prints one JSON
+line per finished phase, so the phases done before a time limit are kept:
 
 - valid track:    ``build`` (sympy -> z3, ``build_problem``), ``fast_path`` (``is_valid``: the single
                   solver call that proves a valid spec), ``verdict`` (``check``, what a user waits for)
@@ -10,7 +10,8 @@ JSON line per finished phase, so the phases done before a time limit are kept:
                   counterexamples), ``synthesis`` (``synthesize``: the fix, verified)
 
 then, when the timed phases were short, the same phases again under ``tracemalloc`` for the peak
-of Python allocations (z3's own C++ memory shows in the process's peak RSS growth instead).
+of Python allocations. z3's own C++ memory is not seen by tracemalloc: it shows in the growth of
+the process's peak RSS over the track (reset at the start of each track).
 """
 
 from __future__ import annotations
@@ -33,8 +34,36 @@ QUICK_SIZES = ((10, 10), (100, 20), (1000, 100))
 MEMORY_IF_UNDER_S = 10.0  # repeat a track under tracemalloc only when its timed phases took less
 
 
+def _status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> float:
+    """Reset the process's peak RSS to its current RSS (Linux ``clear_refs``); the current RSS in MB.
+
+    ``ru_maxrss`` cannot be used: a child started from the benchmark inherits the parent's peak
+    (torch and transformers loaded), which hides everything the solver allocates.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    current = _status_mb("VmRSS")
+    return current if current is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak RSS since the last reset, in MB."""
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -72,12 +101,18 @@ def _phases(track: str, case: Any) -> list[tuple[str, Callable[[dict[str, Any]],
     return [("build", build), ("verdict", verdict), ("synthesis", synthesis)]
 
 
-def run_track(n_guards: int, n_symbols: int, track: str, phase_limit_s: float) -> None:
-    """The child's work: time each phase of ``track``, then measure memory; one JSON line per result."""
+def run_size(n_guards: int, n_symbols: int, tracks: tuple[str, ...], phase_limit_s: float) -> None:
+    """The child's work: for each track, time its phases, then measure memory; one JSON line per result."""
     from bench.synthetic import make_case
 
     case = make_case(n_guards, n_symbols)
-    _emit({"event": "case", "kinds": case.kinds, "rss_base_mb": _rss_mb()})
+    _emit({"event": "case", "kinds": case.kinds})
+    for track in tracks:
+        _run_track(case, track, phase_limit_s)
+
+
+def _run_track(case: Any, track: str, phase_limit_s: float) -> None:
+    _emit({"event": "track", "track": track, "rss_base_mb": _reset_peak_rss()})
     state: dict[str, Any] = {}
     total = 0.0
     for name, phase in _phases(track, case):
@@ -86,11 +121,11 @@ def run_track(n_guards: int, n_symbols: int, track: str, phase_limit_s: float) -
             with time_limit(phase_limit_s):
                 record = phase(state)
         except Timeout:
-            _emit({"event": "phase", "phase": name, "timeout_s": phase_limit_s, "rss_mb": _rss_mb()})
+            _emit({"event": "phase", "track": track, "phase": name, "timeout_s": phase_limit_s, "rss_mb": _rss_mb()})
             return
         seconds = time.perf_counter() - start
         total += seconds
-        _emit({"event": "phase", "phase": name, "seconds": seconds, "rss_mb": _rss_mb(), **record})
+        _emit({"event": "phase", "track": track, "phase": name, "seconds": seconds, "rss_mb": _rss_mb(), **record})
     if total > MEMORY_IF_UNDER_S:
         return
     state = {}
@@ -100,7 +135,8 @@ def run_track(n_guards: int, n_symbols: int, track: str, phase_limit_s: float) -
             for name, phase in _phases(track, case):
                 tracemalloc.reset_peak()
                 phase(state)
-                _emit({"event": "memory", "phase": name, "peak_mb": tracemalloc.get_traced_memory()[1] / 2**20})
+                _emit({"event": "memory", "track": track, "phase": name,
+                       "peak_mb": tracemalloc.get_traced_memory()[1] / 2**20})
     except Timeout:
         pass
     finally:
@@ -179,49 +215,53 @@ def _in_process(fn: Callable[[], None]) -> tuple[list[dict[str, Any]], str | Non
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")], None
 
 
-def _track(n_guards: int, n_symbols: int, track: str, phase_limit_s: float, isolate: bool) -> dict[str, Any]:
+def _size(n_guards: int, n_symbols: int, tracks: tuple[str, ...], phase_limit_s: float,
+          isolate: bool) -> dict[str, Any]:
     if isolate:
-        args = ["--track", track, "--guards", str(n_guards), "--symbols", str(n_symbols),
+        args = ["--tracks", ",".join(tracks), "--guards", str(n_guards), "--symbols", str(n_symbols),
                 "--phase-limit", str(phase_limit_s)]
-        records, problem = _child(args, limit_s=4 * phase_limit_s + 60)
+        records, problem = _child(args, limit_s=len(tracks) * 6 * phase_limit_s + 60)
     else:
-        records, problem = _in_process(lambda: run_track(n_guards, n_symbols, track, phase_limit_s))
-    out: dict[str, Any] = {"phases": {}, "memory_peak_mb": {}}
+        records, problem = _in_process(lambda: run_size(n_guards, n_symbols, tracks, phase_limit_s))
+    row: dict[str, Any] = {"guards": n_guards, "symbols": n_symbols}
+    for track in ("valid", "violated"):
+        row[track] = {"phases": {}, "memory_peak_mb": {}}
     for r in records:
-        if r["event"] == "case":
-            out["kinds"], out["rss_base_mb"] = r["kinds"], r["rss_base_mb"]
-        elif r["event"] == "phase":
-            phase = r.pop("phase")
-            out["phases"][phase] = {k: v for k, v in r.items() if k != "event"}
-            out["rss_peak_mb"] = r["rss_mb"]
-        elif r["event"] == "memory":
-            out["memory_peak_mb"][r["phase"]] = r["peak_mb"]
+        event = r.pop("event")
+        if event == "case":
+            row["kinds"] = r["kinds"]
+        elif event == "track":
+            row[r["track"]]["rss_base_mb"] = r["rss_base_mb"]
+        elif event == "phase":
+            track, phase = r.pop("track"), r.pop("phase")
+            row[track]["phases"][phase] = r
+            row[track]["rss_growth_mb"] = r["rss_mb"] - row[track]["rss_base_mb"]
+        elif event == "memory":
+            row[r["track"]]["memory_peak_mb"][r["phase"]] = r["peak_mb"]
     if problem:
-        out["stopped"] = problem
-    return out
+        row["stopped"] = problem
+    return row
 
 
 def run_sizes(sizes: tuple[tuple[int, int], ...], phase_limit_s: float, isolate: bool = True,
               ablation: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Part (c) for every size; a phase that timed out is not retried at larger sizes."""
+    """Part (c) for every size; a track with a phase that timed out is not run at larger sizes."""
     rows = []
-    timed_out: dict[tuple[str, str], int] = {}  # (track, phase) -> the size where it timed out
+    timed_out: dict[str, str] = {}  # track -> "phase timed out at N guards"
     for n_guards, n_symbols in sizes:
-        row: dict[str, Any] = {"guards": n_guards, "symbols": n_symbols}
+        start = time.perf_counter()
+        tracks = tuple(t for t in ("valid", "violated") if t not in timed_out)
+        row = _size(n_guards, n_symbols, tracks, phase_limit_s, isolate) if tracks else {
+            "guards": n_guards, "symbols": n_symbols, "valid": {"phases": {}}, "violated": {"phases": {}}}
         for track in ("valid", "violated"):
-            skipped = [f"{p} timed out at {n} guards" for (t, p), n in timed_out.items() if t == track]
-            if skipped:
-                row[track] = {"phases": {}, "memory_peak_mb": {}, "skipped": "; ".join(skipped)}
-                continue
-            start = time.perf_counter()
-            row[track] = result = _track(n_guards, n_symbols, track, phase_limit_s, isolate)
-            for phase, rec in result["phases"].items():
+            if track in timed_out:
+                row[track]["skipped"] = timed_out[track]
+            for phase, rec in row[track]["phases"].items():
                 if "timeout_s" in rec:
-                    timed_out[(track, phase)] = n_guards
-            log(f"  c: {n_guards:>6} guards / {n_symbols:>3} symbols, {track:8s} spec: "
-                f"{_summary(result)}  ({time.perf_counter() - start:.1f} s)")
-        row["kinds"] = row["valid"].get("kinds") or row["violated"].get("kinds")
+                    timed_out[track] = f"{phase} timed out at {n_guards} guards"
         rows.append(row)
+        log(f"  c: {n_guards:>6} guards / {n_symbols:>3} symbols ({time.perf_counter() - start:5.1f} s): "
+            f"valid spec: {_summary(row['valid'])}; violated spec: {_summary(row['violated'])}")
     out: dict[str, Any] = {"phase_limit_s": phase_limit_s, "sizes": rows}
     if ablation and sizes:
         n_guards, n_symbols = sizes[-1]
@@ -245,12 +285,12 @@ def _summary(track: dict[str, Any]) -> str:
         else:
             extra = rec.get("status") or rec.get("outcome") or ("verified" if rec.get("verified") else "")
             parts.append(f"{phase} {rec['seconds']:.3f}s" + (f" {extra}" if extra else ""))
-    return ", ".join(parts) or track.get("stopped", "no result")
+    return ", ".join(parts) or track.get("skipped", "no result")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="part (c) child process: one track of one synthetic size")
-    parser.add_argument("--track", choices=("valid", "violated"))
+    parser = argparse.ArgumentParser(description="part (c) child process: one synthetic size")
+    parser.add_argument("--tracks", default="valid,violated")
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--guards", type=int, required=True)
     parser.add_argument("--symbols", type=int, required=True)
@@ -259,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.ablation:
         run_ablation(args.guards, args.symbols)
     else:
-        run_track(args.guards, args.symbols, args.track, args.phase_limit)
+        run_size(args.guards, args.symbols, tuple(args.tracks.split(",")), args.phase_limit)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import signal
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -39,22 +40,44 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@dataclass(frozen=True)
+class Measure:
+    """Wall time (median and best of the repeats) and CPU time of this process (median, all threads).
+
+    The machine is shared: when other processes compete for the cores, wall time grows but the
+    process's own CPU time does not, so both are kept.
+    """
+
+    wall_s: float
+    best_s: float
+    cpu_s: float
+
+    def put(self, row: dict[str, Any], key: str) -> None:
+        row[f"{key}_s"], row[f"{key}_best_s"], row[f"{key}_cpu_s"] = self.wall_s, self.best_s, self.cpu_s
+
+
 def timed(fn: Callable[[], T]) -> tuple[float, T]:
     """(seconds, result) of one call, after a garbage collection so earlier work is not billed."""
+    seconds, _, result = _one(fn)
+    return seconds, result
+
+
+def _one(fn: Callable[[], T]) -> tuple[float, float, T]:
     gc.collect()
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     result = fn()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - start, time.process_time() - cpu, result
 
 
-def median_time(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
-    """The median wall time over ``repeats`` calls, and the last result."""
-    times = []
+def measure(fn: Callable[[], T], repeats: int) -> tuple[Measure, T]:
+    """Time ``repeats`` calls; the ``Measure`` and the last result."""
+    walls, cpus = [], []
     result: Any = None
     for _ in range(max(1, repeats)):
-        seconds, result = timed(fn)
-        times.append(seconds)
-    return statistics.median(times), result
+        wall, cpu, result = _one(fn)
+        walls.append(wall)
+        cpus.append(cpu)
+    return Measure(statistics.median(walls), min(walls), statistics.median(cpus)), result
 
 
 def machine() -> dict[str, Any]:

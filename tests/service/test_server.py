@@ -60,8 +60,8 @@ def test_round_trip_of_a_traced_guardset_equals_check_spec(client):
     dx, dy, d1 = Dim("dx"), Dim("dy"), Dim("d1")
     dynamic_shapes = {"x": (dx, d1), "y": (dy, d1)}
     guards = dimsolve.trace_guards(model, args)
-    fresh_z3_context()  # as each worker does: counterexamples depend on what z3's context saw before
-    expected = dimsolve.check_spec(guards, dynamic_shapes)
+    with fresh_z3_context():  # as each worker does: counterexamples depend on what z3's context saw before
+        expected = dimsolve.check_spec(guards, dynamic_shapes)
     assert not expected.ok
 
     body = {"guardset": json.loads(guards.model_dump_json()), "spec": spec_to_json(expected.spec)}
@@ -73,8 +73,8 @@ def test_round_trip_of_a_traced_guardset_equals_check_spec(client):
     fixed = {"guardset": body["guardset"], "spec": spec_to_json(expected.fixed_spec)}
     again = client.post("/v1/check", json=fixed).json()
     assert again["ok"] is True and again["diagnostics"] == []
-    fresh_z3_context()
-    assert again == json.loads(dimsolve.check_spec(guards, expected.fixed_dynamic_shapes).model_dump_json())
+    with fresh_z3_context():
+        assert again == json.loads(dimsolve.check_spec(guards, expected.fixed_dynamic_shapes).model_dump_json())
 
 
 HOSTILE = [

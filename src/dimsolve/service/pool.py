@@ -14,8 +14,10 @@ import asyncio
 import logging
 import multiprocessing
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 from dimsolve.service.errors import ServiceError, limit_exceeded
@@ -30,9 +32,9 @@ def run_check(guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
     """The worker's job (top level, so it pickles by name); refusals come back as data, not exceptions."""
     from dimsolve.service.check import check_request
 
-    fresh_z3_context()
     try:
-        text, cacheable = check_request(guardset, spec, timeout_ms)
+        with fresh_z3_context():
+            text, cacheable = check_request(guardset, spec, timeout_ms)
     except ServiceError as exc:
         return ("error", exc.status, exc.kind, exc.message, exc.path)
     except RecursionError:
@@ -42,13 +44,23 @@ def run_check(guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
     return ("ok", text, cacheable)
 
 
-def fresh_z3_context() -> None:
-    # z3's models (the counterexamples in a report) depend on everything the process's default
-    # context has seen before; a fresh context per check makes the answer a function of the
-    # request alone, the same in every worker and in a new process. z3py has no public reset.
+@contextmanager
+def fresh_z3_context() -> Iterator[None]:
+    """Run the block with a new default z3 context, then give the process its own back.
+
+    z3's models (the counterexamples in a report) depend on everything the default context has
+    seen before; a fresh one per check makes an answer a function of the request alone, the same
+    in every worker and in a new process. Restoring the old one keeps z3 objects the host process
+    made before valid (``workers=0``). z3py has no public API for this.
+    """
     import z3
 
+    saved = z3.z3._main_ctx
     z3.z3._main_ctx = None
+    try:
+        yield
+    finally:
+        z3.z3._main_ctx = saved
 
 
 def warm_up() -> bool:
