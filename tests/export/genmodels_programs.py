@@ -304,8 +304,8 @@ class SpecPlan:
                     axes.append(dims[e[1]])
                 else:
                     _, name, a, b = e
-                    d = dims[name]
-                    axes.append((a * d if a != 1 else d) + b if b else a * d)
+                    expr = dims[name] if a == 1 else a * dims[name]
+                    axes.append(expr + b if b else expr)
             out[INPUT_NAMES[i]] = tuple(axes)
         return out
 
@@ -384,6 +384,9 @@ def bounds(draw: Any, value: int) -> tuple[int | None, int | None]:
     return lo, hi
 
 
+SPEC_KINDS = ["dim", "dim", "dim", "derived", "int"]  # the mix of axis kinds (exploratory runs may change it)
+
+
 @st.composite
 def specs(draw: Any, shapes: list[Shape]) -> SpecPlan:
     """For each axis: a named Dim (shared with an earlier axis of the same example size, or new), a derived
@@ -399,7 +402,7 @@ def specs(draw: Any, shapes: list[Shape]) -> SpecPlan:
     for shape in shapes:
         row = []
         for v in shape:
-            kind = draw(st.sampled_from(["dim", "dim", "dim", "derived", "int"]))
+            kind = draw(st.sampled_from(SPEC_KINDS))
             if kind == "int":
                 row.append(("int", v))
             elif kind == "dim":

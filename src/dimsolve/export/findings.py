@@ -182,6 +182,8 @@ def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | No
             else:
                 remaining.append(v)
         for i, change in enumerate(changes):
+            # the guard that best explains the change leads (its line, its counterexample)
+            owned[i].sort(key=lambda v, c=change: -_score(problem, plan, v, c))
             if not owned[i]:  # a change needed by a guard another change owns: show that guard too
                 context = max(verdict.violations, key=lambda v: _score(problem, plan, v, change), default=None)
                 if context is not None and _score(problem, plan, context, change) > 0:

@@ -56,15 +56,19 @@ def display_names(guardset: GuardSet, symbols: set[str], code: str = "") -> dict
     """
     words = set(re.findall(r"[A-Za-z_]\w*", code))
     classes = _equal_classes(guardset) if code else {}
-    out = {}
-    for name in symbols:
-        out[name] = symbol_path(guardset, name)
+    out = {name: symbol_path(guardset, name) for name in symbols}
+    for name in sorted(symbols):
+        own = guardset.symbol(name)
+        if own is not None and any(str(p.input.keys[0]) in words for p in own.paths):
+            continue  # the line already speaks about this symbol's own input
         for other in sorted(classes.get(name, ())):
             info = guardset.symbol(other)
-            for path in info.paths if info else ():
-                if str(path.input.keys[0]) in words and str(path.input.keys[0]) not in out[name].split(".")[0]:
-                    if not any(str(p.input.keys[0]) in words for p in (guardset.symbol(name) or info).paths):
-                        out[name] = str(path)
+            candidates = [str(p) for p in (info.paths if info else ()) if str(p.input.keys[0]) in words]
+            # never give two symbols of one guard the same name: Eq(a, b) must not read a == a
+            free = [c for c in candidates if c not in out.values()]
+            if free:
+                out[name] = free[0]
+                break
     return out
 
 
