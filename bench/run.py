@@ -1,7 +1,7 @@
 """Run dimsolve's benchmarks (issue #5) and write the results.
 
-    python -m bench.run --quick      # < 2 minutes: 7 small models + GPT-2, solver sizes up to 1k guards
-    python -m bench.run --full       # < 15 minutes: 28 small + 5 HuggingFace models, up to 10k guards
+    python -m bench.run --quick      # < 2 minutes: 5 small models + GPT-2, solver sizes up to 1k guards
+    python -m bench.run --full       # < 15 minutes: 27 small + 5 HuggingFace models, up to 10k guards
 
 Parts (``--parts``, default all): (a) check_dynamic_shapes vs torch.export and trace/solve split,
 (b) re-check a cached GuardSet vs export again, (c) solver scaling on synthetic GuardSets,

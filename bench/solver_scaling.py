@@ -104,6 +104,7 @@ def _phases(track: str, case: Any) -> list[tuple[str, Callable[[dict[str, Any]],
 def run_size(n_guards: int, n_symbols: int, tracks: tuple[str, ...], phase_limit_s: float) -> None:
     """The child's work: for each track, time its phases, then measure memory; one JSON line per result."""
     from bench.synthetic import make_case
+    from dimsolve.solver import check, synthesis  # noqa: F401 - load z3 before the first track's memory baseline
 
     case = make_case(n_guards, n_symbols)
     _emit({"event": "case", "kinds": case.kinds})

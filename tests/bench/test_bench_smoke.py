@@ -78,7 +78,9 @@ def test_targets_and_tables_for_the_model_parts():
             "torch_threads": 1, "load_average_at_start": [0.0]}, "models": [
                 {"name": "m", "kind": "hf", "what": "", "a": a, "b": b, "d": d}]}
     t = report.targets(data)
-    assert t["a"]["verdict"] == "met" and t["b"]["verdict"] == "**missed**" and t["d"]["verdict"] == "met"
+    b = [v for k, v in t.items() if k.startswith("b")]
+    assert t["a"]["verdict"] == "met" and t["d"]["verdict"] == "met"
+    assert [v["verdict"] for v in b] == ["**missed**"]
     text = report.markdown(data)
     assert "refine crashed" in text and "| m | valid |" in text
 

@@ -155,7 +155,17 @@ def _score(problem: Problem, plan: FixPlan, v: GuardViolation, change: SpecChang
         return 0.0
     is_equality = isinstance(v.guard.expr, sympy.Equality)
     kind_match = is_equality == isinstance(change, (Relate, Specialize, MakeAuto))
-    return 2.0 * kind_match + _jaccard(roots, involved) + _jaccard(_final(plan, roots), _final(plan, involved))
+    # a new root (dx = 3*_dx - 1) answers a divisibility guard: that guard is its reason
+    divisibility = isinstance(change, Relate) and change.root not in problem.spec.roots and any(
+        type(a).__name__ in ("Mod", "PythonMod") for a in v.guard.expr.atoms(sympy.Function))
+    return (2.0 * kind_match + 1.5 * divisibility + _jaccard(roots, involved)
+            + _jaccard(_final(plan, roots), _final(plan, involved)))
+
+
+def _closeness(problem: Problem, plan: FixPlan, v: GuardViolation, change: SpecChange) -> float:
+    """How exactly a guard is about the dims a change touches (ties keep the trace order)."""
+    roots, involved = _roots_of(problem, v), _involved_roots(change)
+    return _jaccard(roots, involved) + _jaccard(_final(plan, roots), _final(plan, involved))
 
 
 def _final(plan: FixPlan, roots: set[str]) -> set[str]:
@@ -183,7 +193,7 @@ def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | No
                 remaining.append(v)
         for i, change in enumerate(changes):
             # the guard that best explains the change leads (its line, its counterexample)
-            owned[i].sort(key=lambda v, c=change: -_score(problem, plan, v, c))
+            owned[i].sort(key=lambda v, c=change: -_closeness(problem, plan, v, c))
             if not owned[i]:  # a change needed by a guard another change owns: show that guard too
                 context = max(verdict.violations, key=lambda v: _score(problem, plan, v, change), default=None)
                 if context is not None and _score(problem, plan, context, change) > 0:
