@@ -1,7 +1,7 @@
 """Part (c): solver time and peak memory against the number of guards, on synthetic GuardSets.
 
-Each size runs in a child process, so that a slow size is killed at its limit and memory is
-measured in a clean process; each phase also has its own time limit. The child prints one JSON
+Each size and spec runs in a child process, so that a slow size is killed at its limit and memory
+is measured in a clean process; each phase also has its own time limit. The child prints one JSON
 line per finished phase, so the phases done before a time limit are kept:
 
 - valid track:    ``build`` (sympy -> z3, ``build_problem``), ``fast_path`` (``is_valid``: the single
@@ -218,12 +218,19 @@ def _in_process(fn: Callable[[], None]) -> tuple[list[dict[str, Any]], str | Non
 
 def _size(n_guards: int, n_symbols: int, tracks: tuple[str, ...], phase_limit_s: float,
           isolate: bool) -> dict[str, Any]:
-    if isolate:
-        args = ["--tracks", ",".join(tracks), "--guards", str(n_guards), "--symbols", str(n_symbols),
-                "--phase-limit", str(phase_limit_s)]
-        records, problem = _child(args, limit_s=len(tracks) * 6 * phase_limit_s + 60)
-    else:
-        records, problem = _in_process(lambda: run_size(n_guards, n_symbols, tracks, phase_limit_s))
+    records: list[dict[str, Any]] = []
+    problems: list[str] = []
+    # one process per track: each track's peak RSS then starts from the same baseline
+    for chunk in ([(t,) for t in tracks] if isolate else [tracks]):
+        if isolate:
+            args = ["--tracks", ",".join(chunk), "--guards", str(n_guards), "--symbols", str(n_symbols),
+                    "--phase-limit", str(phase_limit_s)]
+            got, problem = _child(args, limit_s=6 * phase_limit_s + 60)
+        else:
+            got, problem = _in_process(lambda: run_size(n_guards, n_symbols, chunk, phase_limit_s))
+        records += got
+        problems += [problem] if problem else []
+    problem = "; ".join(problems)
     row: dict[str, Any] = {"guards": n_guards, "symbols": n_symbols}
     for track in ("valid", "violated"):
         row[track] = {"phases": {}, "memory_peak_mb": {}}

@@ -326,7 +326,7 @@ BUG_NEGATIVE_OFFSET = (
     "dimsolve bug: the verified fix for x[1:] + y spells y as `dx - 1` with dx unbounded above; torch.export "
     "2.13 crashes on that spec (KeyError: 'max' in DimConstraints._process_derived_dim_roots), so the fix "
     "does not export in one round (torch itself suggests `dx = dy + 1`)")
-XFAIL_CORNERS = {"slice-plus-one-unrelated": BUG_NEGATIVE_OFFSET}
+XFAIL_CORNERS: dict[str, str] = {}
 
 
 @pytest.mark.torch
@@ -355,7 +355,6 @@ class DropFirstAdd(torch.nn.Module):
 
 
 @pytest.mark.torch
-@pytest.mark.xfail(strict=True, reason=BUG_NEGATIVE_OFFSET)
 def test_bug_fix_with_negative_offset_exports() -> None:
     from torch.export import Dim
 

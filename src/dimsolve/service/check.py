@@ -12,7 +12,7 @@ from typing import Any
 
 from dimsolve.dims.check import check_entries
 from dimsolve.dims.spec_json import SpecJsonError, TracedInputs, spec_from_json, traced_inputs_from_meta
-from dimsolve.export.api import _check
+from dimsolve.export.pipeline import check_against
 from dimsolve.export.report import Report
 from dimsolve.guards.model import GuardSet
 from dimsolve.guards.serialize import GuardSetFormatError, guardset_from_dict
@@ -48,7 +48,7 @@ def check_json(guardset: GuardSet, spec_data: Any, timeout_ms: int) -> Report:
     found = check_entries(spec.entries, spec.roots)
     if found:  # as check_spec: DS1xx findings of the spec itself come before any solving
         return Report(tuple(found))
-    return _check(guardset, spec, timeout_ms)
+    return check_against(guardset, spec, timeout_ms)
 
 
 def check_request(guardset_data: Any, spec_data: Any, timeout_ms: int) -> tuple[str, bool]:

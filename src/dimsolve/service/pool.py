@@ -67,6 +67,8 @@ def warm_up() -> bool:
     """Import what a check needs, so the first request does not pay for it."""
     import dimsolve.export.findings  # noqa: F401
     import dimsolve.export.hints  # noqa: F401
+    import dimsolve.export.pipeline  # noqa: F401
+    import dimsolve.export.unbacked  # noqa: F401
     import dimsolve.service.check  # noqa: F401
     import dimsolve.solver.synthesis  # noqa: F401
 

@@ -178,9 +178,14 @@ def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[i
 def _choose_base(members: dict[str, tuple[int, int]], roots_in_order: list[str], t: str) -> tuple[str, bool, int]:
     """Pick the final root of a group: a user root with coefficient 1 if there is one (the earliest),
     else a new root ``_<t>``. Returns (name, is_new, shift) where ``param = name + shift``."""
-    for r in roots_in_order:
-        if r in members and members[r][0] == 1:
+    # a user root with coefficient 1, preferring one that leaves no negative offset: torch 2.13
+    # crashes (KeyError: 'max') on ``dx - 1`` when dx is unbounded, and ``dx + 1`` reads better
+    candidates = [r for r in roots_in_order if r in members and members[r][0] == 1]
+    for r in candidates:
+        if all(c - p * members[r][1] >= 0 for p, c in members.values()):
             return r, False, members[r][1]
+    if candidates:
+        return candidates[0], False, members[candidates[0]][1]
     # a new root: shift so that as many members as possible have offset 0
     best_shift, best_count = 0, -1
     for p, c in members.values():
