@@ -6,7 +6,8 @@
 Parts (``--parts``, default all): (a) check_dynamic_shapes vs torch.export and trace/solve split,
 (b) re-check a cached GuardSet vs export again, (c) solver scaling on synthetic GuardSets,
 (d) rounds until export passes. Writes ``bench/out/<mode>.json`` and ``bench/out/<mode>.md``, and
-the part (c) plot (``docs/bench_solver_scaling.png`` for ``--full``, ``bench/out/`` otherwise).
+the part (c) plot (``docs/bench_solver_scaling.png`` for ``--full``, ``bench/out/`` otherwise); a run
+of some parts only writes ``<mode>-<parts>.json`` / ``.md``.
 """
 
 from __future__ import annotations
@@ -117,13 +118,16 @@ def main(argv: list[str] | None = None) -> int:
 
     results = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    json_path = args.out / f"{results['mode']}.json"
-    md_path = args.out / f"{results['mode']}.md"
+    # a run of some parts only does not overwrite the results of a complete run
+    stem = results["mode"] if set("abcd") <= set(args.parts) else f"{results['mode']}-{args.parts}"
+    json_path = args.out / f"{stem}.json"
+    md_path = args.out / f"{stem}.md"
     json_path.write_text(json.dumps(results, indent=1))
     text = markdown(results)
     md_path.write_text(text)
     if "solver" in results and results["solver"]["sizes"] and not args.no_plot:
-        plot_path = args.plot or (DOC_PLOT if results["mode"] == "full" else args.out / "bench_solver_scaling.png")
+        complete = results["mode"] == "full" and set("abcd") <= set(args.parts)
+        plot_path = args.plot or (DOC_PLOT if complete else args.out / f"{stem}_solver_scaling.png")
         plot(results, str(plot_path))
         _log(f"plot: {plot_path}")
     _log(f"results: {json_path}, {md_path}")

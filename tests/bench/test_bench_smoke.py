@@ -26,7 +26,7 @@ def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     assert run.main(["--quick", "--parts", "c", "--sizes", "8x3,20x5", "--phase-limit", "15", "--in-process",
                      "--no-plot", "--out", str(out)]) == 0
-    return json.loads((out / "quick.json").read_text()), (out / "quick.md").read_text()
+    return json.loads((out / "quick-c.json").read_text()), (out / "quick-c.md").read_text()
 
 
 def test_json_has_every_phase_of_every_size(results):

@@ -530,6 +530,10 @@ def _fmt_mul(expr: sympy.Mul) -> str:
     factors = "*".join(_fmt(f, _P_MUL + 1) for f in sympy.Mul.make_args(rest))
     if coeff == 1:
         return factors
+    if coeff == -1 and any(isinstance(f, sympy.Add) for f in sympy.Mul.make_args(rest)):
+        # ``-(x + y)*z`` would parse as ``(-x - y)*z`` (sympy distributes the sign); ``-1*`` keeps
+        # the sign a factor of the same product
+        return f"-1*{factors}"
     if coeff == -1:
         return f"-{factors}"  # Python reads -a*b as (-a)*b: the same product
     return f"{coeff}*{factors}"
