@@ -56,7 +56,7 @@ def name_hints(spec: Spec) -> tuple[Spec, dict[str, SpecEntry]]:
     return replace(spec, entries=tuple(entries), roots=roots), hinted
 
 
-def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Diagnostic:
+def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed: Spec | None = None) -> Diagnostic:
     change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
     hint = entry.dim.expr_text()
     why = f" because of `{d.facts['guard']}`" if "guard" in d.facts else ""
@@ -70,7 +70,7 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Dia
             severity, code = Severity.ERROR, "DS404"
     elif isinstance(change, Relate):
         other = _describe_root(spec, change.root)
-        what = f"equals {_linear(other, change)}"
+        what = f"is dynamic{_range_in(fixed, entry)} and equals {_linear(other, change)}"
     elif isinstance(change, SetRange):
         hi = "inf" if change.max is None else change.max
         what = f"is dynamic in [{max(change.min, 2)}, {hi}]"
@@ -98,6 +98,17 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec) -> Dia
     paths = (entry.spec_path,) + (tuple(others) if severity is Severity.ERROR else ())
     return replace(d, code=code, severity=severity, message=message, help=help_lines, fixes=fixes, facts=facts,
                    paths=paths)
+
+
+def _range_in(fixed: Spec | None, entry: SpecEntry) -> str:
+    """`` in [6, 512]``: the size range a derived dim gets from its root in the pinned spec."""
+    e = fixed.entry(entry.path) if fixed is not None else None
+    root = fixed.roots.get(e.dim.root or "") if fixed is not None and e is not None else None
+    if e is None or root is None or not e.dim.is_named:
+        return ""
+    lo = max(e.dim.coeff * root.min + e.dim.offset, 2)
+    hi = "inf" if root.max is None else e.dim.coeff * root.max + e.dim.offset
+    return f" in [{lo}, {hi}]"
 
 
 def _linear(other: str, change: Relate) -> str:
@@ -144,7 +155,7 @@ def resolve_hints(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Resolution
         change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
         target = getattr(change, "target", None)
         if target in hinted:
-            explained[target] = _explain(d, hinted[target], named, spec)
+            explained[target] = _explain(d, hinted[target], named, spec, plan.fixed_spec)
     diagnostics = [explained.get(name) or _unconstrained(entry) for name, entry in hinted.items()]
     return Resolution(plan.fixed_spec if plan.verified else None, tuple(diagnostics))
 
