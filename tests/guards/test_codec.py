@@ -306,7 +306,7 @@ def bool_exprs(draw, depth=2):
 any_exprs = st.one_of(numeric_exprs(), bool_exprs())
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(any_exprs)
 def test_format_parse_round_trip(expr):
     text = format_expr(expr)
