@@ -16,17 +16,21 @@ import io
 import time
 import traceback
 import warnings
+from functools import partial
 from typing import Any
 
 import torch
 from torch.export import Dim
-from torch.export.dynamic_shapes import _DerivedDim, _DimHint, refine_dynamic_shapes_from_suggested_fixes
+from torch.export.dynamic_shapes import (
+    _DerivedDim,
+    _DimHint,
+    refine_dynamic_shapes_from_suggested_fixes,
+)
 
 import dimsolve
-from dimsolve.guards.serialize import from_json
-
 from bench.models import Built, ModelCase
 from bench.timing import Timeout, measure, time_limit, timed
+from dimsolve.guards.serialize import from_json
 
 MAX_ROUNDS = 5
 
@@ -38,7 +42,7 @@ def _export(built: Built, spec: Any) -> Any:
 def _try_export(built: Built, spec: Any) -> BaseException | None:
     try:
         _export(built, spec)
-    except Exception as exc:  # noqa: BLE001 - any refusal counts, the type is recorded
+    except Exception as exc:  # noqa: BLE001 - any refusal counts; the type is recorded
         return exc
     return None
 
@@ -96,6 +100,10 @@ def part_a(built: Built, repeats: int) -> tuple[dict[str, Any], Any]:
 # --- (b) -------------------------------------------------------------------------------------------
 
 
+def _check_from_json(text: str, spec: Any) -> Any:
+    return dimsolve.check_spec(from_json(text), spec)
+
+
 def part_b(built: Built, guardset: Any, a: dict[str, Any], repeats: int) -> dict[str, Any]:
     """Re-check each spec against the cached GuardSet vs export again with that spec."""
     text = guardset.model_dump_json()
@@ -105,14 +113,14 @@ def part_b(built: Built, guardset: Any, a: dict[str, Any], repeats: int) -> dict
     reps = max(repeats, 5)  # milliseconds: more repeats are cheap
     for label, spec in specs.items():
         row: dict[str, Any] = {}
-        m_check, report = measure(lambda: dimsolve.check_spec(guardset, spec), reps)
-        m_json, report_json = measure(lambda: dimsolve.check_spec(from_json(text), spec), reps)
+        m_check, report = measure(partial(dimsolve.check_spec, guardset, spec), reps)
+        m_json, report_json = measure(partial(_check_from_json, text, spec), reps)
         m_check.put(row, "check_spec")
         m_json.put(row, "from_json_check_spec")
         if label == "valid":
             row.update(export_s=a["export_s"], export_best_s=a["export_best_s"], export_cpu_s=a["export_cpu_s"])
         else:
-            measure(lambda: _try_export(built, spec), repeats)[0].put(row, "export")
+            measure(partial(_try_export, built, spec), repeats)[0].put(row, "export")
         row.update({
             "speedup": row["export_s"] / m_check.wall_s,
             "speedup_cpu": row["export_cpu_s"] / m_check.cpu_s,
@@ -143,8 +151,8 @@ def _dimsolve_rounds(built: Built) -> dict[str, Any]:
                 v.code for v in report.violations)}
         spec, rounds = report.fixed_dynamic_shapes, rounds + 1
     err = _try_export(built, spec)
-    out = {"passed": err is None, "rounds": rounds, "seconds": time.perf_counter() - start,
-           "dynamic_dims_after": dynamic_dims(spec)}
+    out: dict[str, Any] = {"passed": err is None, "rounds": rounds, "seconds": time.perf_counter() - start,
+                           "dynamic_dims_after": dynamic_dims(spec)}
     if err is not None:
         out["why"] = f"export of the fixed spec failed: {type(err).__name__}: {_first_line(err)}"
     return out
@@ -157,7 +165,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _torch_rounds(built: Built) -> dict[str, Any]:
     """Export; on a constraint violation apply torch's suggested fixes and export again."""
-    spec, start = built.bad, time.perf_counter()
+    spec: Any = built.bad
+    start = time.perf_counter()
     for rounds in range(MAX_ROUNDS + 1):
         err = _try_export(built, spec)
         if err is None:

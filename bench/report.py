@@ -115,8 +115,8 @@ def _status(track: dict[str, Any]) -> str:
 
 def table_a(results: dict[str, Any]) -> list[str]:
     lines = [
-        "| model | guards | torch.export | check_dynamic_shapes | = trace_guards | + check_spec | solve / trace |"
-        " (CPU) | verdicts agree |",
+        ("| model | guards | torch.export | check_dynamic_shapes | = trace_guards | + check_spec | solve / trace |"
+         " (CPU) | verdicts agree |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in _rows(results, "a"):
@@ -130,8 +130,8 @@ def table_a(results: dict[str, Any]) -> list[str]:
 
 def table_b(results: dict[str, Any]) -> list[str]:
     lines = [
-        "| model | spec | torch.export again | check_spec (cached) | speedup | (CPU) | from_json + check_spec |"
-        " speedup | (CPU) |",
+        ("| model | spec | torch.export again | check_spec (cached) | speedup | (CPU) | from_json + check_spec |"
+         " speedup | (CPU) |"),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in _rows(results, "b"):
@@ -148,8 +148,8 @@ def table_b(results: dict[str, Any]) -> list[str]:
 def table_c(results: dict[str, Any]) -> list[str]:
     solver = results.get("solver", {})
     lines = [
-        "| guards | symbols | valid: build | is_valid | check (verdict) | violated: build | check (verdict) |"
-        " synthesis | fix | peak tracemalloc (Python) | peak RSS growth (incl. z3) |",
+        ("| guards | symbols | valid: build | is_valid | check (verdict) | violated: build | check (verdict) |"
+         " synthesis | fix | peak tracemalloc (Python) | peak RSS growth (incl. z3) |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
 
@@ -177,8 +177,8 @@ def table_c(results: dict[str, Any]) -> list[str]:
             f"{'–' if mem is None else f'{mem:.2f} MB'} | {'–' if rss is None else f'{rss:.1f} MB'} |")
     ablation = solver.get("ablation")
     if ablation:
-        lines += ["", f"Where the valid-spec verdict's time goes at {ablation['guards']} guards "
-                      "(`is_valid` alone, dimsolve's 2 s solver budget):", "",
+        lines += ["", (f"Where the valid-spec verdict's time goes at {ablation['guards']} guards "
+                       "(`is_valid` alone, dimsolve's 2 s solver budget):"), "",
                   "| guards kept | guards | is_valid | time |", "|---|---:|---|---:|"]
         for r in ablation["rows"]:
             lines.append(f"| {r['label']} | {r['guards']} | {r['outcome']} | {_s(r['seconds'])} |")
@@ -187,8 +187,8 @@ def table_c(results: dict[str, Any]) -> list[str]:
 
 def table_d(results: dict[str, Any]) -> list[str]:
     lines = [
-        "| model | dynamic dims written | dimsolve: rounds | dynamic dims kept | time | torch fixes: rounds |"
-        " dynamic dims kept | time |",
+        ("| model | dynamic dims written | dimsolve: rounds | dynamic dims kept | time | torch fixes: rounds |"
+         " dynamic dims kept | time |"),
         "|---|---:|---|---:|---:|---|---:|---:|",
     ]
 
@@ -212,10 +212,10 @@ def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     out = [
         f"# dimsolve benchmark ({results['mode']})", "",
-        f"{m.get('cpu', '')}, {m['cpus']} CPUs, {m.get('memory_gb', '?')} GB; Python {m['python']}, "
-        f"torch {m['torch']} ({m['torch_threads']} threads), transformers {m.get('transformers', '?')}, "
-        f"z3 {m.get('z3', '?')}; load average at start {m['load_average_at_start']}; "
-        f"total {results['total_s']:.0f} s, warm-up {results.get('warm_up_s', 0):.1f} s.", "",
+        (f"{m.get('cpu', '')}, {m['cpus']} CPUs, {m.get('memory_gb', '?')} GB; Python {m['python']}, "
+         f"torch {m['torch']} ({m['torch_threads']} threads), transformers {m.get('transformers', '?')}, "
+         f"z3 {m.get('z3', '?')}; load average at start {m['load_average_at_start']}; "
+         f"total {results['total_s']:.0f} s, warm-up {results.get('warm_up_s', 0):.1f} s."), "",
         "## Targets", "", "| part | target | measured | |", "|---|---|---|---|",
     ]
     for part, t in targets(results).items():

@@ -25,6 +25,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from bench.timing import Timeout, time_limit
@@ -103,9 +104,11 @@ def _phases(track: str, case: Any) -> list[tuple[str, Callable[[dict[str, Any]],
 
 def run_size(n_guards: int, n_symbols: int, tracks: tuple[str, ...], phase_limit_s: float) -> None:
     """The child's work: for each track, time its phases, then measure memory; one JSON line per result."""
-    from bench.synthetic import make_case
-    from dimsolve.solver import check, synthesis  # noqa: F401 - load z3 before the first track's memory baseline
+    import importlib
 
+    from bench.synthetic import make_case
+
+    importlib.import_module("dimsolve.solver.synthesis")  # load z3 before the first track's memory baseline
     case = make_case(n_guards, n_symbols)
     _emit({"event": "case", "kinds": case.kinds})
     for track in tracks:
@@ -192,7 +195,7 @@ def _child(args: list[str], limit_s: float) -> tuple[list[dict[str, Any]], str |
     """Run ``python -m bench.solver_scaling ARGS``; its JSON lines, and why it stopped early if it did."""
     cmd = [sys.executable, "-m", "bench.solver_scaling", *args]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s, check=False)
         out, problem = proc.stdout, None if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr[-500:]}"
     except subprocess.TimeoutExpired as exc:
         raw = exc.stdout or ""
@@ -227,7 +230,7 @@ def _size(n_guards: int, n_symbols: int, tracks: tuple[str, ...], phase_limit_s:
                     "--phase-limit", str(phase_limit_s)]
             got, problem = _child(args, limit_s=6 * phase_limit_s + 60)
         else:
-            got, problem = _in_process(lambda: run_size(n_guards, n_symbols, chunk, phase_limit_s))
+            got, problem = _in_process(partial(run_size, n_guards, n_symbols, chunk, phase_limit_s))
         records += got
         problems += [problem] if problem else []
     problem = "; ".join(problems)
@@ -254,12 +257,12 @@ def _size(n_guards: int, n_symbols: int, tracks: tuple[str, ...], phase_limit_s:
 def run_sizes(sizes: tuple[tuple[int, int], ...], phase_limit_s: float, isolate: bool = True,
               ablation: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Part (c) for every size; a track with a phase that timed out is not run at larger sizes."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     timed_out: dict[str, str] = {}  # track -> "phase timed out at N guards"
     for n_guards, n_symbols in sizes:
         start = time.perf_counter()
         tracks = tuple(t for t in ("valid", "violated") if t not in timed_out)
-        row = _size(n_guards, n_symbols, tracks, phase_limit_s, isolate) if tracks else {
+        row: dict[str, Any] = _size(n_guards, n_symbols, tracks, phase_limit_s, isolate) if tracks else {
             "guards": n_guards, "symbols": n_symbols, "valid": {"phases": {}}, "violated": {"phases": {}}}
         for track in ("valid", "violated"):
             if track in timed_out:

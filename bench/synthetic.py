@@ -20,7 +20,15 @@ from dataclasses import dataclass, replace
 import sympy
 from torch.utils._sympy.functions import FloorDiv, Mod
 
-from dimsolve.dims.model import DimKind, DimPath, DimSpec, InputPath, RootDim, Spec, SpecEntry
+from dimsolve.dims.model import (
+    DimKind,
+    DimPath,
+    DimSpec,
+    InputPath,
+    RootDim,
+    Spec,
+    SpecEntry,
+)
 from dimsolve.guards.model import GuardRecord, GuardSet, SymbolInfo
 
 ROOT_MAX = 128

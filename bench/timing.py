@@ -96,9 +96,8 @@ def machine() -> dict[str, Any]:
         with open("/proc/cpuinfo") as f:
             names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
         info["cpu"] = names[0] if names else ""
-    with contextlib.suppress(OSError):
-        with open("/proc/meminfo") as f:
-            info["memory_gb"] = round(int(f.readline().split()[1]) / 2**20, 1)
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        info["memory_gb"] = round(int(f.readline().split()[1]) / 2**20, 1)
     for package in ("transformers", "z3", "sympy"):
         with contextlib.suppress(Exception):
             module = __import__(package)
