@@ -393,7 +393,7 @@ def test_bug_ok_but_torch_raises_on_static_dim_mod_guard() -> None:
     assert err is None or not report.ok, f"dimsolve says ok; torch: {_err(err)}"
 
 
-# known bug "parity-fix-for-range-guard" (tolerated by the property, see check_properties)
+# formerly a known bug "parity-fix-for-range-guard": fixed by comparing how much each candidate fix admits
 BUG_PARITY_FIX = (
     "dimsolve bug: for x[::2], y[::2] with dy = Dim(max=3) (so y must be 3) dimsolve reports both guards "
     "`(n + 1)//2 != 1` as DS501 and fixes x to `2*_dx + 1` with _dx = Dim(min=1) instead of Dim('dx', min=3): "
@@ -406,7 +406,6 @@ class TwoStrides(torch.nn.Module):
 
 
 @pytest.mark.torch
-@pytest.mark.xfail(strict=True, reason=BUG_PARITY_FIX)
 def test_bug_parity_fix_for_a_range_guard() -> None:
     from torch.export import Dim
 

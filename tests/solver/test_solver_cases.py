@@ -75,6 +75,9 @@ CASES = [
                  (NewRoot("_dx", 1, 10), Relate("dx", "_dx", 3, 0)), id="mod3-new-root"),
     pytest.param(one(7, [sympy.Eq(sympy.Mod(s0, 2), 1)]), VIOLATED,
                  (NewRoot("_dx", 1, 9), Relate("dx", "_dx", 2, 1)), id="odd-new-root-with-offset"),
+    # at x = 3 the plain form 2*_dx + 1 has _dx = 1, which torch specialises: the new root is shifted
+    pytest.param(one(3, [sympy.Eq(sympy.Mod(s0, 2), 1)]), VIOLATED,
+                 (NewRoot("_dx", 2, 10), Relate("dx", "_dx", 2, -1)), id="odd-new-root-at-least-two"),
     pytest.param(two(10, 10, [s0 * s1 > 64], (2, 100), (2, 100)), VIOLATED,
                  (SetRange("dx", 7, 100), SetRange("dy", 10, 100)), id="product-two-set-ranges"),
     pytest.param(two(8, 9, [s0 <= 12, sympy.Eq(s1, s0 + 1)], (2, 16), (2, 16)), VIOLATED,

@@ -15,7 +15,7 @@ import sympy
 
 from dimsolve.dims.model import DimKind
 from dimsolve.solver.linear import CONST, Elimination, LinExpr, eliminate, lin_from_sympy, substitute
-from dimsolve.solver.problem import Problem
+from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Problem
 
 SYM, ROOT = "S:", "R:"
 
@@ -238,10 +238,14 @@ def _parametrise_group(problem: Problem, elim: Elimination, t: str, members: lis
     # t = m*u + r0, so member = p*(m*u + r0) + c
     in_u = {r: (int(a[1] * m), int(a[1] * r0 + a[2])) for r, a in exprs.items() if a}
     name, is_new, shift = _choose_base(in_u, roots, t)
+    u0 = (t0 - r0) // m
+    if is_new and u0 + shift < MIN_DYNAMIC_SIZE:
+        # torch specialises a root whose example value is 0 or 1 (``2*_dx + 1`` at x = 3), so the
+        # new root is shifted to be >= 2 at the example: ``2*_dx - 1`` with _dx = 2
+        shift += MIN_DYNAMIC_SIZE - (u0 + shift)
     # param = u + shift  =>  u = param - shift
     final = {r: Affine(name, p, c - p * shift) for r, (p, c) in in_u.items()}
     result.roots.update(final)
-    u0 = (t0 - r0) // m
     result.params[name] = u0 + shift
     result.groups[t] = (name, m, r0, shift)
     if is_new:

@@ -168,6 +168,36 @@ def _all_guard_roots(problem: Problem, cand: Candidate) -> list[str]:
     return sorted(roots, key=order.index)
 
 
+DYNAMISM_WINDOW = 1024  # sizes counted when comparing how much two candidate fixes admit
+
+
+def _admitted_count(aff: Affine, cand: Candidate) -> int:
+    """How many sizes in ``[0, DYNAMISM_WINDOW]`` a user root may take under ``cand``."""
+    aff = _value(aff, cand)
+    if aff.param is None:
+        return 1
+    lo, hi = cand.boxes[aff.param]
+    lo = max(lo, -(aff.offset // aff.coeff))  # sizes >= 0
+    top = (DYNAMISM_WINDOW - aff.offset) // aff.coeff
+    hi = top if hi is None else min(hi, top)
+    return max(hi - lo + 1, 1) if hi >= lo else 1
+
+
+def dynamism(problem: Problem, cand: Candidate) -> tuple[int, int]:
+    """(user roots kept dynamic, sizes they admit): larger is weaker, i.e. a better fix.
+
+    Counting fixed roots alone would prefer ``2*_dx + 1`` (odd sizes) over ``Dim(min=3)`` when both
+    pin the same other dim; counting the sizes each root still admits does not.
+    """
+    counts = []
+    for root in user_roots(problem):
+        aff = cand.par.roots.get(root)
+        if aff is None or root in cand.par.auto_roots:
+            continue
+        counts.append(_admitted_count(aff, cand))
+    return sum(1 for c in counts if c > 1), sum(counts)
+
+
 def _collapsed_roots(problem: Problem, cand: Candidate) -> list[tuple[str, int]]:
     """User roots the box search had to specialise, in the user's order, with their values."""
     out = []
@@ -190,7 +220,7 @@ def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIM
     cand = _round(current, violated, timeout_ms)
     if cand is not None and cand.fixed:  # specialised: a FloorDiv lattice may keep the dims dynamic
         lattice = _round(current, violated, timeout_ms, floordiv=True)
-        if lattice is not None and len(lattice.fixed) < len(cand.fixed):
+        if lattice is not None and dynamism(current, lattice) > dynamism(current, cand):
             cand = lattice
     while cand is not None:
         collapsed = _collapsed_roots(current, cand)
