@@ -146,7 +146,6 @@ def check_properties(case: GenCase, *, tolerate_known: bool = False, stats: Coun
 
     # (4) torch rejects the spec -> dimsolve must not say ok
     if torch_violation and report.ok:
-        _known(tolerate_known, "static-dim-mod-guard", " % " in str(err), _err(err))
         raise AssertionError(f"dimsolve says ok, torch raises a constraint violation: {_err(err)}\n{case.describe()}")
 
     if report.ok:
@@ -169,8 +168,11 @@ def check_properties(case: GenCase, *, tolerate_known: bool = False, stats: Coun
 
     violations = report.violations
     assert violations, "not ok without a violation"
-    # (3) every violation has a counterexample the original spec admits
+    # (3) every violation has a counterexample the original spec admits (DS503: every admitted input
+    # satisfies the guards, torch just cannot prove one, so there is none to give)
     for v in violations:
+        if v.code == "DS503":
+            continue
         assert v.counterexample, f"{v.code} has no counterexample:\n{report}\n{case.describe()}"
         assert case.plan.admitted(v.counterexample) is not None, (
             f"{v.code}: counterexample {v.counterexample} is not admitted by the spec\n{report}\n{case.describe()}")
@@ -205,8 +207,6 @@ def check_properties(case: GenCase, *, tolerate_known: bool = False, stats: Coun
         ep2, err2 = torch_export(model, args, fixed)
         if err2 is not None:
             _known(tolerate_known, "negative-offset-fix", isinstance(err2, KeyError), _err(err2))
-            _known(tolerate_known, "parity-fix-for-range-guard", any(
-                v.code == "DS501" and "!= 1" in (v.guard or "") for v in violations), _err(err2))
             raise AssertionError(
                 f"verified fix {fixed} fails torch.export: {_err(err2)}\n{report}\n{case.describe()}")
         _, run_err = _runs(ep2.module(), args)
@@ -365,7 +365,7 @@ def test_bug_fix_with_negative_offset_exports() -> None:
     assert err is None, f"{report.fix_code}\n{_err(err)}"
 
 
-# known bug "static-dim-mod-guard" (tolerated by the property, see check_properties)
+# formerly a known bug "static-dim-mod-guard": dimsolve now confirms such specs with torch (DS503)
 BUG_STATIC_DIM_MOD_GUARD = (
     "dimsolve bug: it traces with every dim dynamic, but with the spec's static dims torch emits (and cannot "
     "prove) a divisibility guard `(3*dx + 3*((dx+1)//2)) % (dx + (dx+1)//2) == 0` when Linear flattens "
@@ -382,7 +382,6 @@ class CatStrideLinear(torch.nn.Module):
 
 
 @pytest.mark.torch
-@pytest.mark.xfail(strict=True, reason=BUG_STATIC_DIM_MOD_GUARD)
 def test_bug_ok_but_torch_raises_on_static_dim_mod_guard() -> None:
     from torch.export import Dim
 
@@ -390,7 +389,13 @@ def test_bug_ok_but_torch_raises_on_static_dim_mod_guard() -> None:
     spec = {"x": (Dim("dx", min=3), 3, 4)}
     report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
     _, err = torch_export(model, args, spec)
-    assert err is None or not report.ok, f"dimsolve says ok; torch: {_err(err)}"
+    assert isinstance(err, CONSTRAINT_ERRORS) and not report.ok, f"dimsolve says ok; torch: {_err(err)}"
+    assert [v.code for v in report.violations] == ["DS503"], str(report)
+    assert "x.shape[0]" in report.violations[0].guard and "L['x']" not in report.violations[0].guard
+    assert report.fix_verified, str(report)
+    ep, err = torch_export(model, args, report.fixed_dynamic_shapes)
+    assert err is None, _err(err)
+    assert ep.module()(torch.randn(8, 3, 4)).shape == (12, 3, 2)  # still dynamic, evens included
 
 
 # formerly a known bug "parity-fix-for-range-guard": fixed by comparing how much each candidate fix admits
@@ -417,8 +422,8 @@ def test_bug_parity_fix_for_a_range_guard() -> None:
     assert err is None, f"{report.fix_code}\n{_err(err)}"
 
 
-BUG_DS302_BUT_TORCH_RAISES = (
-    "dimsolve bug: for a branch on cat([x, y]).shape[0] (guard x0 + x1 <= 7) dimsolve reports DS302 "
+BUG_DS302_BUT_TORCH_RAISES = (  # fixed; kept as the regression test's description
+    "was a dimsolve bug: for a branch on cat([x, y]).shape[0] (guard x0 + x1 <= 7) dimsolve reports DS302 "
     "'torch would export, then reject admitted inputs at run time', but torch.export raises a constraint "
     "violation (it bounds dx and dy to <= 5 each)")
 
@@ -432,7 +437,6 @@ class CatBranch(torch.nn.Module):
 
 
 @pytest.mark.torch
-@pytest.mark.xfail(strict=True, reason=BUG_DS302_BUT_TORCH_RAISES)
 def test_bug_ds302_on_a_guard_torch_raises_for() -> None:
     from torch.export import Dim
 
@@ -445,8 +449,8 @@ def test_bug_ds302_on_a_guard_torch_raises_for() -> None:
     assert not all(v.code in SILENT_CODES for v in report.violations), str(report)
 
 
-BUG_DS401_FOR_A_PRODUCT = (
-    "dimsolve bug: Linear(12, 3) on x.reshape(-1) guards x.shape[0]*x.shape[1] == 12; dimsolve reports DS401 "
+BUG_DS401_FOR_A_PRODUCT = (  # fixed; kept as the regression test's description
+    "was a dimsolve bug: Linear(12, 3) on x.reshape(-1) guards x.shape[0]*x.shape[1] == 12; dimsolve reports DS401 "
     "'x.shape[0] must be static (3)' and 'x.shape[1] must be static (4)', but torch.export exports the spec and "
     "the program runs (2, 6), (6, 2), (4, 3): the dims are not static, their product is (DS502-style)")
 
@@ -461,7 +465,6 @@ class FlatLinear(torch.nn.Module):
 
 
 @pytest.mark.torch
-@pytest.mark.xfail(strict=True, reason=BUG_DS401_FOR_A_PRODUCT)
 def test_bug_ds401_for_a_product_guard() -> None:
     from torch.export import Dim
 
@@ -474,8 +477,8 @@ def test_bug_ds401_for_a_product_guard() -> None:
     assert not {v.code for v in report.violations} & RAISING_CODES, str(report)
 
 
-BUG_DS202_MESSAGE = (
-    "dimsolve bug: for x + y with x: d0 and y: d3 + 1 the guard is y.shape[0] == x.shape[0], but the DS202 "
+BUG_DS202_MESSAGE = (  # fixed; kept as the regression test's description
+    "was a dimsolve bug: for x + y with x: d0 and y: d3 + 1 the guard is y.shape[0] == x.shape[0], but the DS202 "
     "message says 'y.shape[0] must equal x.shape[0] - 1' (it mixes the path y.shape[0] with its root d3: "
     "d3 must equal d0 - 1); DS301 does the same: 'x.shape[0] (`d`) <= 4' for x: d + 1 and x.shape[0] <= 5")
 
@@ -486,7 +489,6 @@ class Add(torch.nn.Module):
 
 
 @pytest.mark.torch
-@pytest.mark.xfail(strict=True, reason=BUG_DS202_MESSAGE)
 def test_bug_ds202_message_for_a_derived_dim() -> None:
     from torch.export import Dim
 
@@ -497,8 +499,8 @@ def test_bug_ds202_message_for_a_derived_dim() -> None:
         assert "x.shape[0] - 1" not in v.message and "y.shape[0] + 1" not in v.message, v.message
 
 
-BUG_DERIVED_DIM_SILENT = (
-    "dimsolve bug: for `if x.shape[0] <= 5` with x: d + 1 (d unbounded) torch.export 2.13 exports without a "
+BUG_DERIVED_DIM_SILENT = (  # fixed; kept as the regression test's description
+    "was a dimsolve bug: for `if x.shape[0] <= 5` with x: d + 1 (d unbounded) torch.export 2.13 exports without a "
     "constraint violation (it narrows d to [2, 4] and the program rejects x.shape[0] = 6 at run time), but "
     "dimsolve reports DS301, documented as 'torch.export raises'; it is silent narrowing (DS302). Same for "
     "DS202 between derived dims of different roots")
@@ -512,7 +514,6 @@ class SmallBranch(torch.nn.Module):
 
 
 @pytest.mark.torch
-@pytest.mark.xfail(strict=True, reason=BUG_DERIVED_DIM_SILENT)
 def test_bug_derived_dim_range_guard_is_silent_in_torch() -> None:
     from torch.export import Dim
 

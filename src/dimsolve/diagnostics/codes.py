@@ -49,6 +49,7 @@ CODES: dict[str, Code] = {
         # DS5xx: divisibility and non-linear guards
         Code("DS501", "must-be-divisible", _E, "the model requires a dimension to be a multiple of a constant"),
         Code("DS502", "non-linear", _E, "the model relates dimensions non-linearly (x.shape[0]*x.shape[1] == z.shape[0])"),
+        Code("DS503", "unprovable-guard", _E, "torch.export cannot prove a guard that holds for every admitted size, and raises"),
         # DS6xx: unbacked / data-dependent
         Code("DS601", "data-dependent-guard", _E, "tracing needs the value of a data-dependent expression"),
         Code("DS602", "data-dependent-assert", _I, "a data-dependent condition becomes a runtime assert"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from dimsolve.guards.model import GuardSet
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS
+from dimsolve.export.confirm import confirm_with_torch as _confirm
 from dimsolve.export.pipeline import check_against as _check
 from dimsolve.export.pipeline import recheck_zero_one as _recheck_zero_one
 from dimsolve.export.report import Report
@@ -61,6 +62,13 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
                     guardset.strict, guardset.torch_version, meta)
 
 
+def trace_static(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, strict: bool, static: Any) -> GuardSet:
+    """A trace with the dims in ``static`` static (see ``export.confirm``); not for cached re-checks."""
+    from dimsolve.guards.trace import trace_guards as _trace
+
+    return _trace(model, args, kwargs, strict=strict, static=static)
+
+
 def _param_names(model: Any) -> list[str]:
     import inspect
 
@@ -82,7 +90,8 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
         return Report(parsed.diagnostics)
     guardset = trace_guards(model, tuple(args), kwargs, strict=strict)
     report = _check(guardset, parsed.spec, timeout_ms)
-    return _recheck_zero_one(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_guards)
+    report = _recheck_zero_one(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_guards)
+    return _confirm(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_static)
 
 
 def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:

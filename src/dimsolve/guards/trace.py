@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import io
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,16 +50,22 @@ def input_leaves(bound: Mapping[str, Any]) -> list[Leaf]:
     return leaves
 
 
-def auto_dynamic_shapes(bound: Mapping[str, Any]) -> dict[str, Any]:
-    """``Dim.AUTO`` on every dimension of every tensor input, ``None`` for everything else."""
+def auto_dynamic_shapes(bound: Mapping[str, Any], static: Collection[DimPath] = ()) -> dict[str, Any]:
+    """``Dim.AUTO`` on every dimension of every tensor input (``None``, i.e. static, on the dims in
+    ``static``), ``None`` for everything else."""
     import torch
     from torch.export import Dim
-    from torch.utils._pytree import tree_map
+    from torch.utils._pytree import MappingKey, SequenceKey, tree_map_with_path
 
-    def leaf_spec(x: Any) -> Any:
-        return tuple(Dim.AUTO for _ in range(x.dim())) if isinstance(x, torch.Tensor) else None
+    def leaf_spec(name: str, key_path: tuple[Any, ...], x: Any) -> Any:
+        if not isinstance(x, torch.Tensor):
+            return None
+        keys = [name] + [k.idx if isinstance(k, SequenceKey) else k.key if isinstance(k, MappingKey) else k.name
+                         for k in key_path]
+        path = InputPath(tuple(keys))
+        return tuple(None if DimPath(path, axis) in static else Dim.AUTO for axis in range(x.dim()))
 
-    return {name: tree_map(leaf_spec, value) for name, value in bound.items()}
+    return {name: tree_map_with_path(lambda kp, x, n=name: leaf_spec(n, kp, x), value) for name, value in bound.items()}
 
 
 def _resolve(chain: tuple[str, tuple[Any, ...], int], params: list[str], leaves: list[Leaf]) -> DimPath | None:
@@ -150,7 +156,7 @@ def _without_torch_graph_dump(text: str) -> str:
 
 
 def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, bound: Mapping[str, Any], strict: bool,
-                 real_values: bool) -> tuple[cap.Capture, list[TraceFailure]]:
+                 real_values: bool, static: Collection[DimPath]) -> tuple[cap.Capture, list[TraceFailure]]:
     import torch
     import torch._functorch.config as functorch_config
 
@@ -162,7 +168,7 @@ def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, boun
     with (cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out),
           contextlib.redirect_stderr(err), real if real_values else contextlib.nullcontext()):
         try:
-            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
+            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound, static), strict=strict)
         except Exception as exc:  # any tracing failure becomes data: the guards before it still count
             failures.append(_failure(exc))
     sys.stdout.write(_without_torch_graph_dump(out.getvalue()))
@@ -170,8 +176,12 @@ def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, boun
     return captured, failures
 
 
-def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False) -> GuardSet:
+def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False,
+                 static: Collection[DimPath] = ()) -> GuardSet:
     """Trace ``model`` with every input dimension dynamic and collect the guards it emits.
+
+    Dims in ``static`` are traced static instead (as a spec with ints there would): torch may take
+    other code paths then and emit guards the all-dynamic trace does not show.
 
     When tracing stops at a data-dependent guard, it runs again with the example's real values so
     that every data-dependent guard is found in one run (each becomes a ``data_dependent`` failure).
@@ -184,9 +194,9 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
 
     bound = bind_inputs(model, args, kwargs)
     leaves = input_leaves(bound)
-    captured, failures = _export_once(model, args, kwargs, bound, strict, real_values=False)
+    captured, failures = _export_once(model, args, kwargs, bound, strict, False, static)
     if any(f.kind == "data_dependent" for f in failures):
-        captured, failures = _export_once(model, args, kwargs, bound, strict, real_values=True)
+        captured, failures = _export_once(model, args, kwargs, bound, strict, True, static)
         failures = [f for f in failures if f.kind != "data_dependent"] + unbacked.data_dependent_failures(captured)
     symbols, specializations = _symbols(captured.symbols, list(bound), leaves)
     return GuardSet(

@@ -1,0 +1,89 @@
+"""Confirm an "ok" verdict with torch when the spec makes static a dim dimsolve traced dynamic.
+
+dimsolve's trace keeps every dimension dynamic, so one GuardSet serves every spec. A spec with
+static sizes can send torch down other code paths (a flatten that is a view only for some sizes)
+whose guards the dynamic trace never saw. Only then, and only for a verdict of "ok", dimsolve asks
+torch.export itself; when torch raises, dimsolve traces again with those dims static and either
+reports the real violations that trace shows, or (every guard holds, torch just cannot prove one
+on a named Dim) a DS503 with a fix that torch.export is seen to accept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from dimsolve.diagnostics.model import Diagnostic, Fix, MakeAuto, Severity
+from dimsolve.dims.apply import apply_changes
+from dimsolve.dims.model import DimKind, DimPath, Spec
+from dimsolve.export.report import Report
+from dimsolve.guards.model import GuardSet
+
+
+def live_static_dims(spec: Spec, guardset: GuardSet) -> list[DimPath]:
+    """Dims the spec makes static that the all-dynamic trace kept as symbols."""
+    traced = {p for s in guardset.symbols if s.backed for p in s.paths}
+    return [e.path for e in spec.entries if e.dim.kind is DimKind.STATIC and e.path in traced]
+
+
+def confirm_with_torch(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
+                       strict: bool, timeout_ms: int, trace: Callable[..., GuardSet]) -> Report:
+    """``report`` unless torch.export raises on a spec it calls ok; then what torch's objection is."""
+    from dimsolve.export.pipeline import check_against
+    from dimsolve.guards.confirm import torch_verdict
+
+    if not report.ok or report.spec is None or report.guardset is None:
+        return report
+    static = live_static_dims(report.spec, report.guardset)
+    if not static:
+        return report
+    verdict = torch_verdict(model, args, kwargs, dynamic_shapes, strict)
+    if not verdict.constraint_violation:
+        return report
+    traced = trace(model, args, kwargs, strict=strict, static=static)
+    if not traced.failures:
+        again = check_against(traced, report.spec, timeout_ms)
+        if not again.ok:
+            note = "found with " + ", ".join(map(str, static)) + " traced static, as the spec has them"
+            diagnostics = tuple(replace(d, notes=d.notes + (note,)) if d.is_error else d for d in again.diagnostics)
+            return replace(again, diagnostics=diagnostics, pinned_spec=report.pinned_spec)
+    return _unproven(report, verdict, model, args, kwargs, strict)
+
+
+def _unproven(report: Report, verdict: Any, model: Any, args: tuple, kwargs: Mapping[str, Any] | None,
+              strict: bool) -> Report:
+    """DS503 for each guard torch could not prove; the fix leaves those dims to Dim.AUTO."""
+    from dimsolve.dims.render import to_torch
+    from dimsolve.guards.confirm import torch_verdict
+
+    assert report.spec is not None
+    spec = report.spec
+    roots = [u.dim for u in verdict.unproven if u.dim in spec.roots]
+    changes = tuple(MakeAuto(r) for r in dict.fromkeys(roots))
+    fixed = apply_changes(spec, changes) if changes else None
+    verified = fixed is not None and torch_verdict(model, args, kwargs, to_torch(fixed), strict).exported
+    diagnostics = [_diagnostic(spec, u.dim, u.guard, changes if verified else ()) for u in verdict.unproven]
+    if not diagnostics:  # torch raised without naming a guard: say so rather than call the spec ok
+        diagnostics = [_diagnostic(spec, "", verdict.message.strip().splitlines()[0], ())]
+    return replace(report, diagnostics=report.diagnostics + tuple(diagnostics),
+                   fixed_spec=fixed if verified else None, fix_verified=verified)
+
+
+def _diagnostic(spec: Spec, root: str, guard: str, changes: tuple[MakeAuto, ...]) -> Diagnostic:
+    users = [e for e in spec.entries if root and e.dim.is_named and e.dim.root == root]
+    where = ", ".join(str(e.path) for e in users) or "the spec"
+    bounds = spec.roots.get(root)
+    keep = (f"Dim.DYNAMIC(min={bounds.min}" + (f", max={bounds.max})" if bounds.max is not None else ")")
+            if bounds is not None else "Dim.DYNAMIC")
+    help_lines = (f"torch checks guards on a named Dim strictly and gives up on this one; "
+                  f"use Dim.AUTO or {keep} for {where}: torch then keeps the guard and exports",)
+    return Diagnostic(
+        code="DS503", severity=Severity.ERROR,
+        message=f"torch.export cannot prove `{guard}` for {where} (`{root}`) and raises, "
+                "although it holds for every size the spec admits" if root else
+                f"torch.export raises on this spec, although its guards hold: {guard}",
+        paths=tuple(e.spec_path for e in users), help=help_lines,
+        fixes=(Fix(f"leave {where} to Dim.AUTO", changes),) if changes else (),
+        facts={"guard": guard},
+    )

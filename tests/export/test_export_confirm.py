@@ -1,0 +1,62 @@
+"""An "ok" verdict on a spec with static dims is confirmed with torch.export (export.confirm).
+
+dimsolve traces with every dimension dynamic; with static dims torch may emit guards that trace never
+showed, and for a named Dim it raises on any guard it cannot prove (DS503).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.export import Dim
+
+import dimsolve
+from dimsolve.export.cache import GuardSetCache, check_cached
+
+pytestmark = pytest.mark.torch
+
+
+class CatStrideLinear(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.lin(torch.cat([x, x[::2]]))
+
+
+class Pool(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.avg_pool2d(x, 2).flatten(1)
+
+
+SPEC = {"x": (Dim("dx", min=3), 3, 4)}
+
+
+def test_unprovable_guard_is_reported_with_a_fix_torch_accepts() -> None:
+    model, args = CatStrideLinear(), (torch.randn(5, 3, 4),)
+    with pytest.raises(Exception, match="Not all values of dx"):
+        torch.export.export(model, args, dynamic_shapes=SPEC)
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=SPEC)
+    assert [v.code for v in report.violations] == ["DS503"]
+    assert report.violations[0].paths == ('dynamic_shapes["x"][0]',)
+    assert report.fix_verified and "Dim.AUTO" in report.fix_code
+    ep = torch.export.export(model, args, dynamic_shapes=report.fixed_dynamic_shapes)
+    assert ep.module()(torch.randn(6, 3, 4)).shape == (9, 3, 2)
+
+
+def test_the_cached_check_confirms_too(tmp_path) -> None:
+    model, args = CatStrideLinear(), (torch.randn(5, 3, 4),)
+    cache = GuardSetCache(tmp_path)
+    first = check_cached(model, args, dynamic_shapes=SPEC, cache=cache)
+    again = check_cached(model, args, dynamic_shapes=SPEC, cache=cache)
+    assert again.source == "cached"
+    assert [v.code for v in first.report.violations] == [v.code for v in again.report.violations] == ["DS503"]
+
+
+def test_static_dims_torch_accepts_stay_ok() -> None:
+    model, args = Pool(), (torch.randn(2, 3, 8, 8),)
+    spec = {"x": (Dim("batch"), 3, 8, 8)}
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    assert report.ok, str(report)
+    torch.export.export(model, args, dynamic_shapes=spec)
