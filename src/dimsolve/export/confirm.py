@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+import sympy
+
 from dimsolve.diagnostics.model import Diagnostic, Fix, MakeAuto, Severity
 from dimsolve.dims.apply import apply_changes
 from dimsolve.dims.model import DimKind, DimPath, Spec
@@ -21,9 +23,34 @@ from dimsolve.export.report import Report
 from dimsolve.guards.model import GuardSet
 
 
+def pinned_symbols(guardset: GuardSet) -> set[str]:
+    """Symbols the guards fix to a constant (``Eq(s1, 4)``, or ``Eq(s0, s1)`` with s1 fixed)."""
+    pairs: list[tuple[str, str]] = []
+    pinned: set[str] = set()
+    for g in guardset.guards:
+        e = g.expr
+        if not isinstance(e, sympy.Eq) or not all(isinstance(a, (sympy.Symbol, sympy.Integer)) for a in e.args):
+            continue
+        names = [str(a) for a in e.args if isinstance(a, sympy.Symbol)]
+        if len(names) == 1:
+            pinned.add(names[0])
+        elif len(names) == 2:
+            pairs.append((names[0], names[1]))
+    changed = True
+    while changed:
+        changed = False
+        for a, b in pairs:
+            if (a in pinned) != (b in pinned):
+                pinned |= {a, b}
+                changed = True
+    return pinned
+
+
 def live_static_dims(spec: Spec, guardset: GuardSet) -> list[DimPath]:
-    """Dims the spec makes static that the all-dynamic trace kept as symbols."""
-    traced = {p for s in guardset.symbols if s.backed for p in s.paths}
+    """Dims the spec makes static that the all-dynamic trace kept as free symbols: with them static,
+    torch may emit guards that trace did not show. Dims the guards pin anyway are traced the same."""
+    pinned = pinned_symbols(guardset)
+    traced = {p for s in guardset.symbols if s.backed and s.name not in pinned for p in s.paths}
     return [e.path for e in spec.entries if e.dim.kind is DimKind.STATIC and e.path in traced]
 
 
