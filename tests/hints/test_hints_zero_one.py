@@ -85,11 +85,9 @@ CASES = [
     Case("tutorial-y-batch1-auto",
          lambda: (TutorialModel(), (torch.randn(6, 5), torch.randn(4), torch.randn(1, 4), torch.randn(4)),
                   {"w": (A, A), "x": (A,), "y": (A, A), "z": (A,)}),
-         ("y.shape[0]", "warning", "valid", None),
-         xfail=dict.fromkeys(("test_help_reports_the_grown_example", "test_suggested_example_exports_with_dim_dynamic"),
-                             "known limitation: growing y.shape[0] from 1 needs z.shape[0] = x.shape[0]*y.shape[0] to "
-                             "grow too, a relation the batch-1 trace cannot show; neither growing y alone nor shifting "
-                             "every AUTO dim gives a traceable example, so dimsolve only says so")),
+         # growing y.shape[0] from 1 needs z.shape[0] = x.shape[0]*y.shape[0] to grow too: found by
+         # a size-oblivious trace and the solver's nearest admitted sizes
+         ("y.shape[0]", "warning", "valid", None)),
     Case("broadcast-batch1-auto",
          lambda: (Pair(), (torch.randn(1, 3), torch.randn(4, 3)), {"x": (A, S), "y": (S, S)}),
          ("x.shape[0]", "warning", None, None)),

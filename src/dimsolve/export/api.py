@@ -48,9 +48,16 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
     >>> gs = dimsolve.trace_guards(model, (x, y))          # doctest: +SKIP
     >>> dimsolve.check_spec(gs, {"x": (dx,), "y": (dx,)})  # doctest: +SKIP
     """
+    return trace_variant(model, tuple(args), kwargs, strict=strict)
+
+
+def trace_variant(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, strict: bool, static: Any = (),
+                  size_oblivious: bool = False) -> GuardSet:
+    """``trace_guards`` with the internal variants: dims in ``static`` traced static (see
+    ``export.confirm``), or sizes 0/1 kept symbolic (``size_oblivious``, see ``export.zero_one``)."""
     from dimsolve.guards.trace import bind_inputs, input_leaves, trace_guards as _trace
 
-    guardset = _trace(model, tuple(args), kwargs, strict=strict)
+    guardset = _trace(model, tuple(args), kwargs, strict=strict, static=static, size_oblivious=size_oblivious)
     bound = bind_inputs(model, tuple(args), kwargs)
     leaves = [
         {"path": list(leaf.path.keys), "shape": list(leaf.value.shape) if hasattr(leaf.value, "shape") else None}
@@ -60,13 +67,6 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
     meta["inputs"] = json.dumps({"params": _param_names(model), "leaves": leaves})
     return GuardSet(guardset.symbols, guardset.guards, guardset.specializations, guardset.failures,
                     guardset.strict, guardset.torch_version, meta)
-
-
-def trace_static(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, strict: bool, static: Any) -> GuardSet:
-    """A trace with the dims in ``static`` static (see ``export.confirm``); not for cached re-checks."""
-    from dimsolve.guards.trace import trace_guards as _trace
-
-    return _trace(model, args, kwargs, strict=strict, static=static)
 
 
 def _param_names(model: Any) -> list[str]:
@@ -90,8 +90,8 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
         return Report(parsed.diagnostics)
     guardset = trace_guards(model, tuple(args), kwargs, strict=strict)
     report = _check(guardset, parsed.spec, timeout_ms)
-    report = _recheck_zero_one(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_guards)
-    return _confirm(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_static)
+    report = _recheck_zero_one(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
+    return _confirm(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
 
 
 def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:

@@ -295,7 +295,7 @@ def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | 
     """
     from dimsolve.dims.parse import parse_spec
     from dimsolve.export.api import check_dynamic_shapes, check_spec, trace_guards
-    from dimsolve.export.api import trace_static
+    from dimsolve.export.api import trace_variant
     from dimsolve.export.confirm import confirm_with_torch, live_static_dims
     from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS
     from dimsolve.export.zero_one import specialised_dims
@@ -325,5 +325,5 @@ def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | 
     elif report.spec is not None and report.ok and live_static_dims(report.spec, guardset):
         # static dims the cached trace kept dynamic: torch.export confirms the verdict (not cached)
         report = confirm_with_torch(report, model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS,
-                                    trace_static)
+                                    trace_variant)
     return CachedCheck(report, source, lookup is Lookup.CORRUPT)

@@ -65,13 +65,30 @@ def build_and_verify(guardset: GuardSet, spec: Spec, timeout_ms: int) -> bool:
     return not any(d.is_error for d in resolve_hints(guardset, spec, timeout_ms).diagnostics)
 
 
-def _bumped_report(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
-                   timeout_ms: int, trace: Callable[..., GuardSet], report: Report, shift_all: bool) -> tuple[Report, str] | None:
-    from dimsolve.dims.parse import parse_spec
-    from dimsolve.export.zero_one import bump_inputs, describe_sizes, specialised_dims
+def _grown_example(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, report: Report, strategy: str,
+                   strict: bool, timeout_ms: int, trace: Callable[..., GuardSet]) -> Any:
+    """Example inputs with the 0/1 dims grown, by one of three strategies (None if it has none):
+    grow those dims alone, shift every hinted dim together, or ask the solver for the sizes nearest
+    the example that a trace without 0/1 specialisation admits."""
+    from dimsolve.export.zero_one import bump_inputs, resized_inputs, solved_sizes, specialised_dims
 
     assert report.spec is not None and report.guardset is not None  # checked by the caller
-    bump = bump_inputs(model, args, kwargs, report.spec, specialised_dims(report.spec, report.guardset), shift_all)
+    if strategy != "solved":
+        dims = specialised_dims(report.spec, report.guardset)
+        return bump_inputs(model, args, kwargs, report.spec, dims, strategy == "shift")
+    oblivious = trace(model, args, kwargs, strict=strict, size_oblivious=True)
+    if oblivious.failures:
+        return None
+    sizes = solved_sizes(report.spec, oblivious, timeout_ms)
+    return resized_inputs(model, args, kwargs, sizes) if sizes else None
+
+
+def _bumped_report(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
+                   timeout_ms: int, trace: Callable[..., GuardSet], report: Report, strategy: str) -> tuple[Report, str] | None:
+    from dimsolve.dims.parse import parse_spec
+    from dimsolve.export.zero_one import describe_sizes
+
+    bump = _grown_example(model, args, kwargs, report, strategy, strict, timeout_ms, trace)
     if bump is None:
         return None
     parsed = parse_spec(model, bump.args, bump.kwargs, dynamic_shapes)
@@ -99,8 +116,8 @@ def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[st
 
     if report.spec is None or report.guardset is None or not any(d.code == "DS403" for d in report.diagnostics):
         return report
-    tries = [_bumped_report(model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace, report, shift_all)
-             for shift_all in (False, True)]
+    tries = [_bumped_report(model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace, report, strategy)
+             for strategy in ("alone", "shift", "solved")]
     found = [t for t in tries if t is not None]
     zero_one = [d for d in report.diagnostics if d.code == "DS403"]
     if not found:

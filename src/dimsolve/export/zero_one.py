@@ -97,11 +97,28 @@ def bump_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, spec:
     together (``shift_all_hints``), which keeps additive relations such as ``y = x + 1`` that the
     model may have between them but breaks sizes the model pins; the caller tries both.
     """
+    sizes = _new_sizes(spec, dims, shift_all_hints)
+    return resized_inputs(model, args, kwargs, sizes) if sizes else None
+
+
+def solved_sizes(spec: Spec, oblivious: GuardSet, timeout_ms: int) -> dict[DimPath, int] | None:
+    """The sizes nearest the example that the guards of a size-oblivious trace admit, every
+    dynamic size >= 2: grows the dims the model ties to a 0/1 dim (``z = x*y``) along with it."""
+    from dimsolve.solver.nearest import nearest_admitted
+    from dimsolve.solver.problem import build_problem
+
+    point = nearest_admitted(build_problem(oblivious, spec), timeout_ms)
+    if point is None:
+        return None
+    sizes = {p: point[s.name] for s in oblivious.symbols if s.backed and s.name in point for p in s.paths
+             if point[s.name] != s.example}
+    return sizes or None
+
+
+def resized_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, sizes: dict[DimPath, int]) -> Bump:
+    """Copies of the example inputs with the given sizes (values repeated from the example)."""
     import inspect
 
-    sizes = _new_sizes(spec, dims, shift_all_hints)
-    if not sizes:
-        return None
     fn = model.forward if hasattr(model, "forward") else model
     bound = inspect.signature(fn).bind(*args, **(kwargs or {}))
     new_args = tuple(

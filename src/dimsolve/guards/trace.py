@@ -156,17 +156,20 @@ def _without_torch_graph_dump(text: str) -> str:
 
 
 def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, bound: Mapping[str, Any], strict: bool,
-                 real_values: bool, static: Collection[DimPath]) -> tuple[cap.Capture, list[TraceFailure]]:
+                 real_values: bool, static: Collection[DimPath], size_oblivious: bool = False) -> tuple[cap.Capture, list[TraceFailure]]:
     import torch
     import torch._functorch.config as functorch_config
+    import torch.fx.experimental._config as fx_config
 
     failures: list[TraceFailure] = []
     out, err = io.StringIO(), io.StringIO()
     # real-tensor propagation (as torch's draft_export does) decides data-dependent guards with the
     # example's real values, so tracing reaches every one of them instead of stopping at the first
     real = functorch_config.patch(fake_tensor_propagate_real_tensors=True, generate_fake_kernels_from_real_mismatches=True)
+    # size-oblivious tracing treats sizes 0/1 like any other size instead of specialising them
+    oblivious = fx_config.patch(backed_size_oblivious=True) if size_oblivious else contextlib.nullcontext()
     with (cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out),
-          contextlib.redirect_stderr(err), real if real_values else contextlib.nullcontext()):
+          contextlib.redirect_stderr(err), real if real_values else contextlib.nullcontext(), oblivious):
         try:
             torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound, static), strict=strict)
         except Exception as exc:  # any tracing failure becomes data: the guards before it still count
@@ -177,11 +180,13 @@ def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, boun
 
 
 def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False,
-                 static: Collection[DimPath] = ()) -> GuardSet:
+                 static: Collection[DimPath] = (), size_oblivious: bool = False) -> GuardSet:
     """Trace ``model`` with every input dimension dynamic and collect the guards it emits.
 
     Dims in ``static`` are traced static instead (as a spec with ints there would): torch may take
-    other code paths then and emit guards the all-dynamic trace does not show.
+    other code paths then and emit guards the all-dynamic trace does not show. ``size_oblivious``
+    keeps example sizes 0 and 1 symbolic (torch's ``backed_size_oblivious``): the guards then say
+    what the model needs of those dims at sizes >= 2, without a grown example.
 
     When tracing stops at a data-dependent guard, it runs again with the example's real values so
     that every data-dependent guard is found in one run (each becomes a ``data_dependent`` failure).
@@ -194,9 +199,9 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
 
     bound = bind_inputs(model, args, kwargs)
     leaves = input_leaves(bound)
-    captured, failures = _export_once(model, args, kwargs, bound, strict, False, static)
+    captured, failures = _export_once(model, args, kwargs, bound, strict, False, static, size_oblivious)
     if any(f.kind == "data_dependent" for f in failures):
-        captured, failures = _export_once(model, args, kwargs, bound, strict, True, static)
+        captured, failures = _export_once(model, args, kwargs, bound, strict, True, static, size_oblivious)
         failures = [f for f in failures if f.kind != "data_dependent"] + unbacked.data_dependent_failures(captured)
     symbols, specializations = _symbols(captured.symbols, list(bound), leaves)
     return GuardSet(
