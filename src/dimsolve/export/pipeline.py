@@ -116,9 +116,13 @@ def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[st
 
     if report.spec is None or report.guardset is None or not any(d.code == "DS403" for d in report.diagnostics):
         return report
-    tries = [_bumped_report(model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace, report, strategy)
-             for strategy in ("alone", "shift", "solved")]
-    found = [t for t in tries if t is not None]
+    found: list[tuple[Report, str]] = []
+    for strategy in ("alone", "shift", "solved"):
+        tried = _bumped_report(model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace, report, strategy)
+        if tried is not None:
+            found.append(tried)
+            if _score(tried[0]) == (0, 0):  # nothing to improve on: skip the remaining traces
+                break
     zero_one = [d for d in report.diagnostics if d.code == "DS403"]
     if not found:
         note = "dimsolve could not trace a grown copy of the example; try one with these sizes >= 2 yourself"
