@@ -82,7 +82,7 @@ def _unproven(report: Report, verdict: Any, model: Any, args: tuple, kwargs: Map
               strict: bool) -> Report:
     """DS503 for each guard torch could not prove; the fix leaves those dims to Dim.AUTO."""
     from dimsolve.dims.render import to_torch
-    from dimsolve.guards.confirm import torch_verdict
+    from dimsolve.guards.confirm import torch_verdict, user_terms
 
     assert report.spec is not None
     spec = report.spec
@@ -92,7 +92,9 @@ def _unproven(report: Report, verdict: Any, model: Any, args: tuple, kwargs: Map
     verified = fixed is not None and torch_verdict(model, args, kwargs, to_torch(fixed), strict).exported
     diagnostics = [_diagnostic(spec, u.dim, u.guard, changes if verified else ()) for u in verdict.unproven]
     if not diagnostics:  # torch raised without naming a guard: say so rather than call the spec ok
-        diagnostics = [_diagnostic(spec, "", verdict.message.strip().splitlines()[0], ())]
+        lines = [ln.strip().lstrip("- ") for ln in verdict.message.strip().splitlines()]
+        detail = next((ln for ln in lines[1:] if ln and not ln.startswith("Suggested")), lines[0] if lines else "")
+        diagnostics = [_diagnostic(spec, "", user_terms(detail), ())]
     return replace(report, diagnostics=report.diagnostics + tuple(diagnostics),
                    fixed_spec=fixed if verified else None, fix_verified=verified)
 
@@ -103,13 +105,14 @@ def _diagnostic(spec: Spec, root: str, guard: str, changes: tuple[MakeAuto, ...]
     bounds = spec.roots.get(root)
     keep = (f"Dim.DYNAMIC(min={bounds.min}" + (f", max={bounds.max})" if bounds.max is not None else ")")
             if bounds is not None else "Dim.DYNAMIC")
-    help_lines = (f"torch checks guards on a named Dim strictly and gives up on this one; "
-                  f"use Dim.AUTO or {keep} for {where}: torch then keeps the guard and exports",)
+    help_lines = ((f"torch checks guards on a named Dim strictly and gives up on this one; "
+                   f"use Dim.AUTO or {keep} for {where}: torch then keeps the guard and exports",) if root else
+                  ("run torch.export with TORCH_LOGS=+dynamic to see the guard behind it",))
     return Diagnostic(
         code="DS503", severity=Severity.ERROR,
         message=f"torch.export cannot prove `{guard}` for {where} (`{root}`) and raises, "
                 "although it holds for every size the spec admits" if root else
-                f"torch.export raises on this spec, although its guards hold: {guard}",
+                f"torch.export raises a constraint violation dimsolve's guards do not explain: {guard}",
         paths=tuple(e.spec_path for e in users), help=help_lines,
         fixes=(Fix(f"leave {where} to Dim.AUTO", changes),) if changes else (),
         facts={"guard": guard},
