@@ -24,7 +24,8 @@ from dimsolve.diagnostics.model import (
     Specialize,
 )
 from dimsolve.dims.model import DimKind, Spec, linear_text
-from dimsolve.export.terms import display_names, root_paths, spec_summary, user_expr
+from dimsolve.export.terms import display_names, root_paths, root_ref, root_term, root_uses, spec_summary, user_expr
+from dimsolve.export.torch_behaviour import TorchModel
 from dimsolve.guards.model import GuardRecord, GuardSet
 from dimsolve.solver.check import GuardViolation, Verdict
 from dimsolve.solver.problem import Problem
@@ -46,34 +47,60 @@ def _range_text(lo: int, hi: int | None) -> str:
     return f"<= {hi}" if lo <= 2 else f"in [{lo}, {hi}]"
 
 
-def _describe(change: SpecChange, spec: Spec, multi_symbol: bool, nonlinear: bool = False) -> tuple[str, str]:
-    """(code, message) for one change."""
+_SILENT = ": torch would export, then reject admitted inputs at run time"
+
+
+def _describe(change: SpecChange, spec: Spec, multi_symbol: bool, nonlinear: bool = False,
+              raises: bool = True) -> tuple[str, str]:
+    """(code, message) for one change; ``raises``: torch.export raises on these guards (torch_behaviour)."""
     if isinstance(change, Specialize):
-        derived = any(e.dim.kind is DimKind.DERIVED for e in spec.users_of(change.target))
-        where = root_paths(spec, change.target)
-        if derived:
-            return "DS402", f"`{change.target}` must be {change.value}: the model's guards pin it to one value"
-        return "DS401", f"{where} must be static ({change.value}), but the spec makes it dynamic (`{change.target}`)"
+        return _describe_specialize(change, spec, nonlinear, raises)
     if isinstance(change, Relate):
-        target = root_paths(spec, change.target)
-        if change.root.startswith("_") and change.root not in spec.roots:
-            return "DS501", f"{target} (`{change.target}`) must be of the form {linear_text(change.root, change.coeff, change.offset)}"
-        other = root_paths(spec, change.root) if change.root in spec.roots else change.root
-        if (change.coeff, change.offset) == (1, 0):
-            return "DS201", f"{target} must equal {other}"
-        return "DS202", f"{target} must equal {linear_text(other, change.coeff, change.offset)}"
+        return _describe_relate(change, spec, raises)
     if isinstance(change, SetRange):
-        where = root_paths(spec, change.target)
-        rng = _range_text(change.min, change.max)
-        if multi_symbol:
-            return "DS302", f"the model only supports part of the range of {where} (`{change.target}`): torch would export, then reject admitted inputs at run time"
-        return "DS301", f"the model only supports {where} (`{change.target}`) {rng}"
+        return _describe_range(change, spec, multi_symbol, raises)
     if isinstance(change, MakeAuto):
-        where = root_paths(spec, change.target)
+        where = root_ref(spec, change.target)
         if nonlinear:
-            return "DS502", f"{where} (`{change.target}`) is a non-linear function of other dimensions, which a Dim cannot express"
-        return "DS203", f"{where} (`{change.target}`) is determined by other dimensions in a way a Dim cannot express"
+            return "DS502", f"{where} is a non-linear function of other dimensions, which a Dim cannot express"
+        return "DS203", f"{where} is determined by other dimensions in a way a Dim cannot express"
     return "DS302", "the spec admits inputs the model rejects"
+
+
+def _describe_specialize(change: Specialize, spec: Spec, nonlinear: bool, raises: bool) -> tuple[str, str]:
+    if not raises:  # torch keeps the guard as a run-time check: the dim is not static, the guard narrows it
+        if nonlinear:
+            return "DS502", (f"{root_ref(spec, change.target)} is tied to other dimensions by a non-linear guard, "
+                             f"which a Dim cannot express{_SILENT}")
+        return "DS302", f"the model only supports {root_ref(spec, change.target)} = {change.value}{_SILENT}"
+    if any(e.dim.kind is DimKind.DERIVED for e in spec.users_of(change.target)):
+        return "DS402", f"`{change.target}` must be {change.value}: the model's guards pin it to one value"
+    where = root_paths(spec, change.target)
+    return "DS401", f"{where} must be static ({change.value}), but the spec makes it dynamic (`{change.target}`)"
+
+
+def _describe_relate(change: Relate, spec: Spec, raises: bool) -> tuple[str, str]:
+    if change.root.startswith("_") and change.root not in spec.roots:
+        form = linear_text(change.root, change.coeff, change.offset)
+        message = f"{root_ref(spec, change.target)} must be of the form {form}"
+        return ("DS501", message) if raises else ("DS302", message + _SILENT)
+    other = root_term(spec, change.root) if change.root in spec.roots else change.root
+    relation = linear_text(other, change.coeff, change.offset)
+    message = f"{root_term(spec, change.target)} must equal {relation}{root_uses(spec, [change.target, change.root])}"
+    if not raises:
+        return "DS302", message + _SILENT
+    return ("DS201" if (change.coeff, change.offset) == (1, 0) else "DS202"), message
+
+
+def _describe_range(change: SetRange, spec: Spec, multi_symbol: bool, raises: bool) -> tuple[str, str]:
+    if multi_symbol:
+        message = f"the model only supports part of the range of {root_ref(spec, change.target)}"
+    elif root_term(spec, change.target) != change.target:  # the root is an input dim: x.shape[0] (`d`) <= 4
+        message = f"the model only supports {root_ref(spec, change.target)} {_range_text(change.min, change.max)}"
+    else:  # only derived uses: the range is the root's, `d` <= 4 (x.shape[0] is d + 1)
+        rng = _range_text(change.min, change.max)
+        message = f"the model only supports `{change.target}` {rng}{root_uses(spec, [change.target])}"
+    return ("DS301", message) if raises else ("DS302", message + _SILENT)
 
 
 def _is_nonlinear(expr: sympy.Basic) -> bool:
@@ -112,10 +139,26 @@ def _spec_paths(spec: Spec, roots: set[str], primary: str = "") -> tuple[str, ..
     return tuple(e.spec_path for e in entries)
 
 
-def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange], vs: list[GuardViolation], verified: bool) -> Diagnostic:
+def _torch_raises(problem: Problem, plan: FixPlan, change: SpecChange, vs: list[GuardViolation],
+                  torch: TorchModel) -> bool:
+    """torch.export raises on these guards (rather than narrowing silently), now or once the plan's other
+    static dims are applied (``x*y % 2 == 0`` becomes ``3*y % 2 == 0`` with ``x = 3``)."""
+    if not vs:  # shown for context only: follow what torch does with the spec as a whole
+        return bool(torch.raising)
+    if any(torch.raises(v.index) for v in vs) or getattr(change, "target", None) in torch.raising_roots:
+        return True
+    static = {c.target: c.value for c in plan.changes if isinstance(c, Specialize) and c != change}
+    if not torch.raising or not static:
+        return False
+    again = TorchModel(problem, torch.violated, static)
+    return any(again.raises(v.index) for v in vs)
+
+
+def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange], vs: list[GuardViolation],
+                verified: bool, raises: bool) -> Diagnostic:
     multi = any(len(v.guard.symbols) > 1 for v in vs)
     nonlinear = any(_is_nonlinear(v.guard.expr) for v in vs)
-    code, message = _describe(change, problem.spec, multi, nonlinear)
+    code, message = _describe(change, problem.spec, multi, nonlinear, raises)
     first = vs[0] if vs else None
     guards = [_guard_text(problem, v) for v in vs]
     facts: dict[str, object] = {"spec": spec_summary(problem.spec)}
@@ -180,6 +223,7 @@ def _final(plan: FixPlan, roots: set[str]) -> set[str]:
 def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | None) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     remaining = list(verdict.violations)
+    torch = TorchModel(problem, {v.index for v in verdict.violations})
     if plan is not None:
         changes = [c for c in plan.changes if not isinstance(c, NewRoot)]
         new_roots = {c.name: c for c in plan.changes if isinstance(c, NewRoot)}
@@ -199,8 +243,9 @@ def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | No
                 if context is not None and _score(problem, plan, context, change) > 0:
                     owned[i] = [context]
             extra = [new_roots[change.root]] if isinstance(change, Relate) and change.root in new_roots else []
-            out.append(_diagnostic(problem, change, extra, owned[i], plan.verified))
-    out += [_unattributed(problem, v) for v in remaining]
+            raises = _torch_raises(problem, plan, change, owned[i], torch)
+            out.append(_diagnostic(problem, change, extra, owned[i], plan.verified, raises))
+    out += [_unattributed(problem, v, torch.raises(v.index)) for v in remaining]
     return sorted(out, key=_source_order)
 
 
@@ -209,12 +254,19 @@ def _source_order(d: Diagnostic) -> tuple[str, int]:
     return (loc.file, loc.line) if loc else ("~", 0)
 
 
-def _unattributed(problem: Problem, v: GuardViolation) -> Diagnostic:
+def _raising_code(expr: sympy.Basic) -> str:
+    """The code of what torch says when it raises on ``expr`` (a relation, a divisibility, a range)."""
+    if any(type(a).__name__ in ("Mod", "PythonMod") for a in expr.atoms(sympy.Function)):
+        return "DS501"
+    return "DS202" if isinstance(expr, sympy.Equality) else "DS301"
+
+
+def _unattributed(problem: Problem, v: GuardViolation, raises: bool) -> Diagnostic:
     guard = _guard_text(problem, v)
     return Diagnostic(
-        code="DS302",
+        code=_raising_code(v.guard.expr) if raises else "DS302",
         severity=Severity.ERROR,
-        message=f"the spec admits inputs that fail `{guard}`",
+        message=f"the spec admits inputs that fail `{guard}`" + ("" if raises else _SILENT),
         paths=_spec_paths(problem.spec, _roots_of(problem, v)),
         labels=(Label(v.guard.origin, guard),) if v.guard.origin else (),
         help=("no fix in torch's Dim language was found; narrow the Dims involved or use Dim.AUTO",),

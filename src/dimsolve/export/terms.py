@@ -142,3 +142,30 @@ def root_paths(spec: Spec, root: str) -> str:
     plain = [e for e in users if e.dim.coeff == 1 and e.dim.offset == 0]
     chosen = (plain or list(users))[:1]
     return str(chosen[0].path) if chosen else root
+
+
+def _plain_path(spec: Spec, root: str) -> str | None:
+    return next((str(e.path) for e in spec.users_of(root) if (e.dim.coeff, e.dim.offset) == (1, 0)), None)
+
+
+def root_term(spec: Spec, root: str) -> str:
+    """A root inside an expression: the input dim that *is* the root (``x.shape[0]``), else its name.
+
+    ``x.shape[0]`` of ``x: d + 1`` is not ``d``: writing ``x.shape[0] - 1`` for ``d`` would mix the two."""
+    return _plain_path(spec, root) or root
+
+
+def root_ref(spec: Spec, root: str) -> str:
+    """A root as the subject of a message: ``x.shape[0] (`d`)``, or ``d`` (x.shape[0] is d + 1)."""
+    plain = _plain_path(spec, root)
+    if plain is not None:
+        return f"{plain} (`{root}`)"
+    users = spec.users_of(root)
+    return f"`{root}` ({users[0].path} is {users[0].dim.expr_text()})" if users else f"`{root}`"
+
+
+def root_uses(spec: Spec, roots: list[str]) -> str:
+    """`` (y.shape[0] is d3 + 1)``: how the input dims relate to the roots a message names by name."""
+    uses = [f"{u[0].path} is {u[0].dim.expr_text()}" for r in dict.fromkeys(roots)
+            if _plain_path(spec, r) is None and (u := spec.users_of(r))]
+    return f" ({', '.join(uses)})" if uses else ""
