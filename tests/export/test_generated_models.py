@@ -49,7 +49,7 @@ CONSTRAINT_ERRORS: tuple[type[BaseException], ...] = (
 
 # docs/codes: DS302 is "torch.export succeeds, then the program rejects admitted inputs"; these say torch raises
 SILENT_CODES = frozenset({"DS302"})
-RAISING_CODES = frozenset({"DS201", "DS202", "DS301", "DS401", "DS501"})
+RAISING_CODES = frozenset({"DS201", "DS202", "DS301", "DS401", "DS501", "DS503"})
 
 
 def torch_export(model: Any, args: tuple, spec: Any) -> tuple[Any, BaseException | None]:

@@ -295,6 +295,28 @@ def solver_limit_diagnostics(problem: Problem, verdict: Verdict, guardset: Guard
     return out
 
 
+def root_shift_diagnostics(spec: Spec) -> list[Diagnostic]:
+    """A root that is 0/1 at the example though every size it defines is >= 2 (``x: d + 2``, x = 3)."""
+    from dimsolve.export.zero_one import root_shifts
+
+    out = []
+    for shift in root_shifts(spec):
+        users = spec.users_of(shift.root)
+        sizes = ", ".join(f"{e.path} = {e.example} is {e.dim.expr_text()}" for e in users)
+        changes = shift.changes(spec)
+        out.append(Diagnostic(
+            code="DS403", severity=Severity.ERROR,
+            message=f"`{shift.root}` is {shift.value} at the example ({sizes}), so torch specialises it and "
+                    f"every dim derived from it",
+            paths=tuple(e.spec_path for e in users),
+            help=(f"spell the same sizes with a root that is at least 2 at the example: {shift.new_root} = "
+                  f"{shift.root} + {shift.shift}",),
+            fixes=(Fix(f"introduce {shift.new_root}", changes),),
+            facts={"spec": spec_summary(spec)},
+        ))
+    return out
+
+
 def zero_one_diagnostics(problem: Problem) -> list[Diagnostic]:
     """Dims the spec makes dynamic but torch traced as static because the example size is 0 or 1."""
     out = []

@@ -71,6 +71,9 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
     elif isinstance(change, Relate):
         other = _describe_root(spec, change.root)
         what = f"is dynamic{_range_in(fixed, entry)} and equals {_linear(other, change)}"
+        if _torch_rejects_relation(change, original):
+            severity, code = Severity.ERROR, "DS202"
+            what = f"equals {_linear(other, change)}"
     elif isinstance(change, SetRange):
         hi = "inf" if change.max is None else change.max
         what = f"is dynamic in [{max(change.min, 2)}, {hi}]"
@@ -81,6 +84,8 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
     else:
         what = "is dynamic"
     message = f"{entry.path} ({hint}) {what}{why}"
+    if code == "DS202" and isinstance(change, Relate):
+        message += f"; torch.export raises unless the spec writes it as `{_linear(change.root, change)}`"
     others = [p for p in d.paths if p != entry.spec_path]
     if code == "DS404" and others:
         message += f" (tied to {', '.join(others)})"
@@ -92,6 +97,8 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
         fixes = (Fix(message, (Specialize(str(entry.path), change.value),)),)
     elif severity is Severity.ERROR and isinstance(change, SetRange):
         fixes = (Fix(message, (SetRange(str(entry.path), change.min, change.max),)),)
+    elif severity is Severity.ERROR and isinstance(change, Relate):
+        fixes = (Fix(message, (Relate(str(entry.path), change.root, change.coeff, change.offset),)),)
     facts = {k: v for k, v in d.facts.items() if k != "spec" and (severity is Severity.ERROR or k != "counterexample")}
     facts["spec"] = spec_summary(original)
     # an error names every entry it ties together; an explanation concerns its own dim only
@@ -109,6 +116,14 @@ def _range_in(fixed: Spec | None, entry: SpecEntry) -> str:
     lo = max(e.dim.coeff * root.min + e.dim.offset, 2)
     hi = "inf" if root.max is None else e.dim.coeff * root.max + e.dim.offset
     return f" in [{lo}, {hi}]"
+
+
+def _torch_rejects_relation(change: Relate, original: Spec) -> bool:
+    """torch 2.13 raises "must always be related" when a hinted size is ``d + k`` (k > 0) for a Dim
+    ``d`` some input uses directly: it keeps ``d`` and cannot make the hinted size derived from it.
+    (A hinted size that is ``d - k`` is fine: torch makes ``d``'s input derived from it instead.)"""
+    direct = any(e.dim.kind is DimKind.ROOT and e.dim.root == change.root for e in original.entries)
+    return direct and change.coeff == 1 and change.offset > 0
 
 
 def _linear(other: str, change: Relate) -> str:
@@ -162,7 +177,8 @@ def resolve_hints(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Resolution
 
 
 def apply_hint_fixes(spec: Spec, diagnostics: tuple[Diagnostic, ...]) -> Spec | None:
-    """The spec with every DYNAMIC error fixed: specialised where the model pins it, bounds narrowed."""
+    """The spec with every hint error fixed: specialised where the model pins it, bounds narrowed,
+    relations torch insists on written out."""
     by_path: dict[str, DimSpec] = {}
     for d in diagnostics:
         change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
@@ -170,6 +186,8 @@ def apply_hint_fixes(spec: Spec, diagnostics: tuple[Diagnostic, ...]) -> Spec | 
             by_path[d.paths[0]] = DimSpec(DimKind.STATIC, value=change.value)
         elif d.code == "DS301" and isinstance(change, SetRange):
             by_path[d.paths[0]] = DimSpec(DimKind.DYNAMIC, min=change.min, max=change.max)
+        elif d.code == "DS202" and isinstance(change, Relate):
+            by_path[d.paths[0]] = DimSpec(DimKind.DERIVED, root=change.root, coeff=change.coeff, offset=change.offset)
     if not by_path:
         return None
     return replace(spec, entries=tuple(replace(e, dim=by_path.get(e.spec_path, e.dim)) for e in spec.entries))

@@ -25,7 +25,8 @@ def _failure_diagnostic(f: TraceFailure) -> Diagnostic:
 
 def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
     """Every finding of ``spec`` against ``guardset``, with the fixed and pinned specs."""
-    from dimsolve.export.findings import solver_limit_diagnostics, violation_diagnostics, zero_one_diagnostics
+    from dimsolve.export.findings import (root_shift_diagnostics, solver_limit_diagnostics, violation_diagnostics,
+                                          zero_one_diagnostics)
     from dimsolve.export.hints import apply_hint_fixes, resolve_hints
     from dimsolve.export.unbacked import data_dependent_diagnostics
     from dimsolve.solver.check import Status, check
@@ -51,7 +52,22 @@ def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
     if hint_fixed is not None:
         fixed = hint_fixed
         verified = build_and_verify(guardset, hint_fixed, timeout_ms)
+    shifts = root_shift_diagnostics(spec)
+    if shifts:
+        diagnostics += shifts
+        fixed = _shift_roots(fixed or spec)
+        verified = build_and_verify(guardset, fixed, timeout_ms)
     return Report(tuple(diagnostics), spec, fixed, guardset, verified, resolution.pinned)
+
+
+def _shift_roots(spec: Spec) -> Spec:
+    """``spec`` with every root that is 0/1 at the example re-spelled around a root that is 2."""
+    from dimsolve.dims.apply import apply_changes
+    from dimsolve.export.zero_one import root_shifts
+
+    for shift in root_shifts(spec):
+        spec = apply_changes(spec, shift.changes(spec))
+    return spec
 
 
 def build_and_verify(guardset: GuardSet, spec: Spec, timeout_ms: int) -> bool:
@@ -114,7 +130,9 @@ def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[st
     """
     from dataclasses import replace
 
-    if report.spec is None or report.guardset is None or not any(d.code == "DS403" for d in report.diagnostics):
+    from dimsolve.export.zero_one import specialised_dims
+
+    if report.spec is None or report.guardset is None or not specialised_dims(report.spec, report.guardset):
         return report
     found: list[tuple[Report, str]] = []
     for strategy in ("alone", "shift", "solved"):

@@ -131,3 +131,41 @@ def resized_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, si
 def describe_sizes(sizes: dict[DimPath, int]) -> str:
     return ", ".join(f"{p} = {n}" for p, n in sorted(sizes.items()))
 
+
+
+@dataclass(frozen=True)
+class RootShift:
+    """A named root used only in derived dims whose example value is 0 or 1 (``x: d + 2`` with
+    x = 3): torch specialises the root, and every dim derived from it, though no size is 0/1."""
+
+    root: str
+    value: int  # the root's value at the example
+    new_root: str
+    shift: int  # new_root = root + shift, so new_root is >= 2 at the example
+
+    def changes(self, spec: Spec) -> tuple[Any, ...]:
+        """The same sizes, spelled with a root that is >= 2 at the example: ``d + 2`` becomes ``_d``."""
+        from dimsolve.diagnostics.model import NewRoot, Relate
+
+        old = spec.roots[self.root]
+        top = None if old.max is None else old.max + self.shift
+        return (NewRoot(self.new_root, old.min + self.shift, top), Relate(self.root, self.new_root, 1, -self.shift))
+
+
+def root_shifts(spec: Spec) -> list[RootShift]:
+    out = []
+    for name in spec.roots:
+        users = [e for e in spec.users_of(name) if e.dim.is_named]
+        if not users or any((e.dim.coeff, e.dim.offset) == (1, 0) for e in users):
+            continue  # a root some input uses directly is that input's size: 0/1 there is the usual case
+        first = users[0]
+        value = (first.example - first.dim.offset) // first.dim.coeff
+        if value in (0, 1):
+            new = "_" + name
+            while new in spec.roots:
+                new = "_" + new
+            # prefer making one ``d + k`` size the new root itself: torch keeps roots >= 2, so
+            # ``_d + 1`` would lose the size 2 that ``d + 2`` (d >= 0) admits, ``_d`` keeps it
+            unit = [e.dim.offset for e in users if e.dim.coeff == 1]
+            out.append(RootShift(name, value, new, min(unit) if unit else 2 - value))
+    return out

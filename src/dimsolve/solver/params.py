@@ -285,6 +285,12 @@ def _single_symbol_root(problem: Problem, sym: str) -> str | None:
     return root if users == {sym} else None
 
 
+def _unit_linear(diff: sympy.Expr, s: sympy.Symbol) -> bool:
+    """``diff`` is ``±s + (terms without s)``: solvable for ``s`` in the Dim language."""
+    slope = diff.diff(s)
+    return slope in (1, -1) and s not in (diff - slope * s).free_symbols
+
+
 def defined_by_guards(problem: Problem, elim: Elimination, consumed: set[int]) -> list[str]:
     """Roots a non-linear equality defines outright (``Eq(x*y, z)`` defines z's root).
 
@@ -297,9 +303,11 @@ def defined_by_guards(problem: Problem, elim: Elimination, consumed: set[int]) -
         if i in consumed or not isinstance(expr, sympy.Equality):
             continue
         diff = sympy.expand(expr.lhs - expr.rhs)
+        if any(str(a) in problem.auto and _unit_linear(diff, a) for a in diff.free_symbols):
+            continue  # a Dim.AUTO size absorbs it (x - 1 == y with y AUTO): y follows x, x keeps its Dim
         for s in sorted(diff.free_symbols, key=str):
             slope = diff.diff(s)
-            if slope not in (1, -1) or s in (diff - slope * s).free_symbols:
+            if not _unit_linear(diff, s):
                 continue
             root = _single_symbol_root(problem, str(s))
             if root is None or root in defined:
