@@ -60,3 +60,27 @@ def test_static_dims_torch_accepts_stay_ok() -> None:
     report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
     assert report.ok, str(report)
     torch.export.export(model, args, dynamic_shapes=spec)
+
+
+class CatLinear(torch.nn.Module):
+    """Linear(15) on cat([x1, x2]): x1 = 15 - x2, and with x2 = 2*d0 torch ties x1 to d0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(15, 5)
+
+    def forward(self, x0, x1, x2):
+        return self.lin(torch.cat([x1, x2]) * 2), x0 * 2
+
+
+def test_a_fix_leaving_a_size_to_auto_is_exported_before_it_is_shown() -> None:
+    model, args = CatLinear(), (torch.randn(4, 3), torch.randn(7), torch.randn(8))
+    d0 = Dim("d0", max=5)
+    spec = {"x0": (d0, 3), "x1": (Dim("d3", min=5),), "x2": (2 * d0,)}
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    assert not report.ok and report.fix_verified, str(report)
+    # Dim.AUTO for x1 alone is rejected by torch ("must always be related to the values of d0"):
+    # d0 goes to Dim.AUTO too, and the fix says why
+    assert any("Dim.AUTO too" in n for v in report.diagnostics for n in v.notes), str(report)
+    ep = torch.export.export(model, args, dynamic_shapes=report.fixed_dynamic_shapes)
+    ep.module()(torch.randn(3, 3), torch.randn(9), torch.randn(6))

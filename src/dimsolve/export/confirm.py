@@ -117,3 +117,55 @@ def _diagnostic(spec: Spec, root: str, guard: str, changes: tuple[MakeAuto, ...]
         fixes=(Fix(f"leave {where} to Dim.AUTO", changes),) if changes else (),
         facts={"guard": guard},
     )
+
+
+MAX_AUTO_ROUNDS = 3  # each round leaves one more set of related Dims to Dim.AUTO
+
+
+def _introduced_auto(original: Spec, fixed: Spec) -> bool:
+    before = {e.path: e.dim.kind for e in original.entries}
+    return any(e.dim.kind is DimKind.AUTO and before.get(e.path) is not DimKind.AUTO for e in fixed.entries)
+
+
+def confirm_auto_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, strict: bool) -> Report:
+    """A fix that leaves a size to Dim.AUTO is exported once with torch before it is shown.
+
+    torch raises "must always be related" when it ties a Dim.AUTO size to a named Dim by a relation
+    the Dim language cannot write (``x1 = 15 - 2*d0``); those Dims then go to Dim.AUTO as well.
+    """
+    from dimsolve.dims.render import to_torch
+    from dimsolve.guards.confirm import torch_verdict
+
+    if report.spec is None or report.fixed_spec is None or not report.fix_verified:
+        return report
+    if not _introduced_auto(report.spec, report.fixed_spec):
+        return report
+    fixed, added = report.fixed_spec, []
+    for _ in range(MAX_AUTO_ROUNDS):
+        verdict = torch_verdict(model, args, kwargs, to_torch(fixed), strict)
+        if verdict.exported:
+            return _with_auto_changes(report, fixed, tuple(added))
+        roots = [r for r in verdict.related if r in fixed.roots]
+        if not roots:
+            break
+        changes = [MakeAuto(r) for r in roots]
+        added += changes
+        fixed = apply_changes(fixed, changes)
+    note = "torch.export rejects this fix: " + (verdict.message.strip().splitlines() or [""])[0]
+    diagnostics = tuple(replace(d, notes=d.notes + (note,)) if d.fixes else d for d in report.diagnostics)
+    return replace(report, diagnostics=diagnostics, fix_verified=False)
+
+
+def _with_auto_changes(report: Report, fixed: Spec, added: tuple[MakeAuto, ...]) -> Report:
+    if not added:
+        return report
+    names = ", ".join(f"`{c.target}`" for c in added)
+    note = f"torch.export ties this size to {names} by a relation a Dim cannot write: those become Dim.AUTO too"
+
+    def extend(d: Diagnostic) -> Diagnostic:
+        if not any(isinstance(c, MakeAuto) for f in d.fixes for c in f.changes):
+            return d
+        fixes = tuple(replace(f, changes=f.changes + added) for f in d.fixes)
+        return replace(d, fixes=fixes, notes=d.notes + (note,))
+
+    return replace(report, diagnostics=tuple(extend(d) for d in report.diagnostics), fixed_spec=fixed)

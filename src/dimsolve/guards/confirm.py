@@ -39,6 +39,11 @@ class UnprovenGuard:
     guard: str  # torch's rendering, with sizes spelled ``x.shape[0]``
 
 
+# "The values of L['x1'].size()[0] = L['x1'].size()[0] must always be related to the values of
+# d0 = L['x0'].size()[0] by L['x1'].size()[0] = 15 - 2*d0."
+_RELATED = re.compile(r"must always be related to the values of (?P<dim>\S+) = ")
+
+
 @dataclass(frozen=True)
 class TorchVerdict:
     """What ``torch.export.export`` did with one spec."""
@@ -47,6 +52,8 @@ class TorchVerdict:
     constraint_violation: bool
     unproven: tuple[UnprovenGuard, ...]
     message: str
+    # named Dims torch says another size "must always be related to" (a relation the spec omits)
+    related: tuple[str, ...] = ()
 
 
 def _constraint_errors() -> tuple[type[BaseException], ...]:
@@ -69,7 +76,8 @@ def torch_verdict(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dyn
             text = str(exc)
             found = (_UNPROVEN.search(line.strip().lstrip("- ")) for line in text.splitlines())
             unproven = tuple(UnprovenGuard(m["dim"], user_terms(m["guard"])) for m in found if m)
-            return TorchVerdict(False, True, unproven, text)
+            related = tuple(dict.fromkeys(m["dim"] for m in _RELATED.finditer(text)))
+            return TorchVerdict(False, True, unproven, text, related)
         except Exception as exc:  # noqa: BLE001 - any other failure is reported as such, not raised
             return TorchVerdict(False, False, (), f"{type(exc).__name__}: {exc}")
     return TorchVerdict(True, False, (), "")
