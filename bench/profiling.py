@@ -2,7 +2,8 @@
 on a synthetic GuardSet.
 
     python -m bench.profiling tutorial --spec violated     # check_spec against the cached GuardSet
-    python -m bench.profiling --synthetic 10000x200        # build_problem + is_valid, valid spec
+    python -m bench.profiling --synthetic 10000x200        # build_problem + check, valid spec
+    python -m bench.profiling --synthetic 1000x100 --spec violated --fix   # ... + synthesize
 """
 
 from __future__ import annotations
@@ -36,16 +37,20 @@ def _model(name: str, spec: str, calls: int) -> cProfile.Profile:
     return profile
 
 
-def _synthetic(size: str, spec: str) -> cProfile.Profile:
+def _synthetic(size: str, spec: str, fix: bool) -> cProfile.Profile:
     from bench.synthetic import make_case
-    from dimsolve.solver.check import is_valid
+    from dimsolve.solver.check import check
     from dimsolve.solver.problem import build_problem
+    from dimsolve.solver.synthesis import synthesize
 
     guards, symbols = (int(x) for x in size.lower().split("x"))
     case = make_case(guards, symbols)
     profile = cProfile.Profile()
     profile.enable()
-    is_valid(build_problem(case.guardset, case.valid if spec == "valid" else case.violated))
+    problem = build_problem(case.guardset, case.valid if spec == "valid" else case.violated)
+    verdict = check(problem)
+    if fix and verdict.violations:
+        synthesize(problem, verdict)
     profile.disable()
     return profile
 
@@ -57,11 +62,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spec", choices=("valid", "violated"), default="valid")
     parser.add_argument("--calls", type=int, default=20, help="check_spec calls to profile (model mode)")
     parser.add_argument("--synthetic", metavar="GUARDSxSYMBOLS", help="profile the solver on a synthetic GuardSet")
+    parser.add_argument("--fix", action="store_true", help="synthetic: also profile the fix synthesis")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (default: cumulative)")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
     if args.synthetic:
-        profile = _synthetic(args.synthetic, args.spec)
+        profile = _synthetic(args.synthetic, args.spec, args.fix)
     elif args.model:
         profile = _model(args.model, args.spec, args.calls)
     else:

@@ -7,9 +7,9 @@ as far as the guards allow (binary search with the solver). A root that cannot g
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import z3
 
@@ -17,8 +17,9 @@ from dimsolve.dims.model import DimKind
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome, make_solver
 from dimsolve.solver.budget import check as run
 from dimsolve.solver.params import Parametrisation
-from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Problem
-from dimsolve.solver.search import FAR_BELOW, widest_bound
+from dimsolve.solver.linear import INF
+from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Form, Problem, implied
+from dimsolve.solver.search import FAR_BELOW, Refuted, widest_bound
 
 
 Box = tuple[int, int | None]
@@ -34,6 +35,15 @@ class Candidate:
     fixed: dict[str, int] = field(default_factory=dict)  # roots specialised by the search
     undecided: bool = False
     deadline: float = field(default_factory=lambda: time.monotonic() + SEARCH_BUDGET_S)
+    # z3 constraints by what they say: the search rebuilds the domain for every probe, and
+    # building terms through z3's Python API was most of the fix synthesis time
+    terms: dict[tuple[object, ...], z3.BoolRef] = field(default_factory=dict, repr=False)
+
+    def term(self, key: tuple[object, ...], build: Callable[[], z3.BoolRef]) -> z3.BoolRef:
+        found = self.terms.get(key)
+        if found is None:
+            found = self.terms[key] = build()
+        return found
 
 
 def _param_var(name: str) -> z3.ArithRef:
@@ -86,70 +96,95 @@ def initial_boxes(problem: Problem, par: Parametrisation) -> dict[str, Box]:
     return boxes
 
 
-def _domain(problem: Problem, cand: Candidate) -> tuple[list[z3.BoolRef], list[z3.ArithRef]]:
-    constraints: list[z3.BoolRef] = []
+def _domain(problem: Problem, cand: Candidate) -> tuple[list[z3.BoolRef], list[z3.BoolRef], list[z3.ArithRef]]:
+    """The candidate's admitted sizes: constraints on the named sizes and roots (``outer``), those on
+    sizes left existential (``inner``: they go inside the quantifier), and the existential sizes."""
+    outer: list[z3.BoolRef] = []
+    inner: list[z3.BoolRef] = list(problem.auto_domain)
     free: list[z3.ArithRef] = list(problem.auto.values())
-    for name, var in problem.vars.items():
+    for name, form in _forms(problem, cand).items():
+        var = problem.vars[name]
+        if form is None:
+            free.append(var)  # not expressible: left to Dim.AUTO, so existential
+            inner.append(cand.term((name,), lambda: var >= MIN_DYNAMIC_SIZE))
+            continue
+        p, coeff, offset = form
+        key = (name, p, coeff, offset)
+        outer.append(cand.term(key, lambda: var == (coeff * _param_var(p) + offset if p is not None else offset)))
+    for p, (lo, hi) in cand.boxes.items():
+        if p in cand.fixed:
+            continue
+        outer.append(cand.term((p, ">=", lo), lambda: _param_var(p) >= lo))
+        if hi is not None:
+            outer.append(cand.term((p, "<=", hi), lambda: _param_var(p) <= hi))
+    return outer, inner, free
+
+
+def _forms(problem: Problem, cand: Candidate) -> dict[str, Form | None]:
+    """Each named size as ``(root, coeff, offset)`` of the candidate (root None: a constant);
+    None for a size the candidate cannot express (existential)."""
+    forms: dict[str, Form | None] = {}
+    for name in problem.vars:
         if name in problem.auto:
             continue
         aff = cand.par.symbols.get(name)
         if aff is None:
-            free.append(var)  # not expressible: left to Dim.AUTO, so existential
-            constraints.append(var >= MIN_DYNAMIC_SIZE)
-            continue
-        if aff.param is None:
-            constraints.append(var == aff.offset)
+            forms[name] = None
+        elif aff.param is None:
+            forms[name] = (None, 0, aff.offset)
         elif aff.param in cand.fixed:
-            constraints.append(var == aff.coeff * cand.fixed[aff.param] + aff.offset)
+            forms[name] = (None, 0, aff.coeff * cand.fixed[aff.param] + aff.offset)
         else:
-            constraints.append(var == aff.coeff * _param_var(aff.param) + aff.offset)
-    for p, (lo, hi) in cand.boxes.items():
-        if p in cand.fixed:
-            continue
-        constraints.append(_param_var(p) >= lo)
-        if hi is not None:
-            constraints.append(_param_var(p) <= hi)
-    return constraints, free
+            forms[name] = (aff.param, aff.coeff, aff.offset)
+    return forms
+
+
+def _open_guards(problem: Problem, cand: Candidate) -> list[z3.BoolRef]:
+    """The guards the candidate's box does not imply by interval reasoning (``problem.implied``)."""
+    forms = {name: form for name, form in _forms(problem, cand).items() if form is not None}
+    atoms = {p: (lo, INF if hi is None else hi) for p, (lo, hi) in cand.boxes.items() if p not in cand.fixed}
+    settled = implied((r for r, _ in problem.guards), atoms, forms)
+    return [g for r, g in problem.guards if r not in settled]
 
 
 def candidate_valid(problem: Problem, cand: Candidate, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Outcome:
     """UNSAT: every size the candidate admits satisfies every guard (unknown sizes existential)."""
-    constraints, free = _domain(problem, cand)
-    free_names = {str(v) for v in free}
-    # the domain of existential sizes goes inside the quantifier, the rest outside
-    outer = [c for c in constraints if not (set(map(str, _vars_of(c))) & free_names)]
-    inner = [c for c in constraints if set(map(str, _vars_of(c))) & free_names] + list(problem.auto_domain)
-    body = z3.And(*inner, *[g for _, g in problem.guards])
+    return _candidate_check(problem, cand, timeout_ms)[0]
+
+
+def _candidate_check(problem: Problem, cand: Candidate, timeout_ms: int,
+                     witness: str | None = None) -> tuple[Outcome, int | None]:
+    """``candidate_valid``, and when SAT the value of root ``witness`` in the counterexample."""
+    guards = _open_guards(problem, cand)
+    outer, inner, free = _domain(problem, cand)
+    if not guards and not inner:  # sizes left to AUTO (``inner``) must still exist: z3 decides that
+        return Outcome.UNSAT, None
+    body = z3.And(*inner, *guards)
     req = z3.Exists(free, body) if free else body
     solver = make_solver(timeout_ms)
     solver.add(*outer)
     solver.add(z3.Not(req))
-    return run(solver)
-
-
-def _vars_of(expr: z3.ExprRef) -> list[z3.ExprRef]:
-    out, todo = [], [expr]
-    while todo:
-        e = todo.pop()
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            out.append(e)
-        else:
-            todo.extend(e.children())
-    return out
+    outcome = run(solver)
+    if witness is None or outcome is not Outcome.SAT:
+        return outcome, None
+    value = solver.model().eval(_param_var(witness), model_completion=True)
+    return outcome, value.as_long() if z3.is_int_value(value) else None
 
 
 def _grow(problem: Problem, cand: Candidate, p: str, limit: int | None, up: bool, timeout_ms: int) -> int | None:
     """Push one bound of root ``p`` from the example towards ``limit`` as far as the guards allow."""
     lo, hi = cand.boxes[p]
 
-    def ok(bound: int | None) -> bool:
+    def ok(bound: int | None) -> bool | Refuted:
         if time.monotonic() > cand.deadline:  # out of budget: keep the last valid (smaller) box
             cand.undecided = True
             return False
         cand.boxes[p] = (lo, bound) if up else (bound if bound is not None else FAR_BELOW, hi)
-        outcome = candidate_valid(problem, cand, timeout_ms)
+        outcome, at = _candidate_check(problem, cand, timeout_ms, witness=p)
         cand.undecided |= outcome is Outcome.UNKNOWN
-        return outcome is Outcome.UNSAT
+        if outcome is Outcome.UNSAT:
+            return True
+        return Refuted(at) if at is not None else False  # only p's bound moves: a larger box fails too
 
     good = widest_bound(cand.par.params[p], limit, up, ok)
     cand.boxes[p] = (lo, good) if up else (good if good is not None else FAR_BELOW, hi)  # the last bound proven valid

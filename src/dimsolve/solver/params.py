@@ -285,10 +285,20 @@ def _single_symbol_root(problem: Problem, sym: str) -> str | None:
     return root if users == {sym} else None
 
 
-def _unit_linear(diff: sympy.Expr, s: sympy.Symbol) -> bool:
-    """``diff`` is ``±s + (terms without s)``: solvable for ``s`` in the Dim language."""
-    slope = diff.diff(s)
-    return slope in (1, -1) and s not in (diff - slope * s).free_symbols
+def unit_linear_symbols(diff: sympy.Expr) -> set[sympy.Symbol]:
+    """Symbols ``s`` with ``diff == ±s + (terms without s)``: the ones the equality solves for.
+
+    Read off the additive terms as written (no ``expand``/``diff``: those dominated fix synthesis
+    on large GuardSets full of ``Mod``/``FloorDiv`` equalities)."""
+    terms = sympy.Add.make_args(diff)
+    bare = [t if isinstance(t, sympy.Symbol) else t.args[1] for t in terms
+            if isinstance(t, sympy.Symbol)
+            or (isinstance(t, sympy.Mul) and len(t.args) == 2 and t.args[0] == -1 and isinstance(t.args[1], sympy.Symbol))]
+    out = set()
+    for sym in bare:
+        if sum(1 for t in terms if sym in t.free_symbols) == 1:
+            out.add(sym)
+    return out
 
 
 def defined_by_guards(problem: Problem, elim: Elimination, consumed: set[int]) -> list[str]:
@@ -298,18 +308,16 @@ def defined_by_guards(problem: Problem, elim: Elimination, consumed: set[int]) -
     every dimension dynamic instead of specialising all three.
     """
     defined: list[str] = []
+    implied = problem.implied
     for i, (record, _) in enumerate(problem.guards):
         expr = record.expr
-        if i in consumed or not isinstance(expr, sympy.Equality):
+        if i in consumed or record in implied or not isinstance(expr, sympy.Equality):
             continue
-        diff = sympy.expand(expr.lhs - expr.rhs)
-        if any(str(a) in problem.auto and _unit_linear(diff, a) for a in diff.free_symbols):
-            continue  # a Dim.AUTO size absorbs it (x - 1 == y with y AUTO): y follows x, x keeps its Dim
-        for s in sorted(diff.free_symbols, key=str):
-            slope = diff.diff(s)
-            if not _unit_linear(diff, s):
-                continue
-            root = _single_symbol_root(problem, str(s))
+        unit = unit_linear_symbols(expr.lhs - expr.rhs)
+        if not unit or any(str(a) in problem.auto for a in unit):
+            continue  # nothing to solve for, or a Dim.AUTO size absorbs it (x - 1 == y, y AUTO)
+        for sym in sorted(unit, key=str):
+            root = _single_symbol_root(problem, str(sym))
             if root is None or root in defined:
                 continue
             free = [v for v in elim.value_of(ROOT + root) if v != CONST]

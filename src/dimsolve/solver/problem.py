@@ -8,15 +8,19 @@ Sizes the spec makes dynamic are taken ``>= 2``: torch traces assuming sizes 0 a
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import z3
 
 from dimsolve.dims.model import DimKind, Spec, SpecEntry
-from dimsolve.guards.model import GuardRecord, GuardSet
-from dimsolve.solver.translate import Unsupported, to_z3
+from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet
+from dimsolve.solver.linear import INF, BoxEvaluator, BoxValue, Interval
+from dimsolve.solver.translate import Translator, Unsupported
 
 MIN_DYNAMIC_SIZE = 2
+TRANSLATION_CACHE_SIZE = 8  # GuardSets whose translated guards are kept (re-checks, fix verification)
 
 
 @dataclass
@@ -34,6 +38,8 @@ class Problem:
     unsupported: list[tuple[GuardRecord, str]] = field(default_factory=list)
     entries_of: dict[str, list[SpecEntry]] = field(default_factory=dict)  # symbol -> spec entries
     unsymbolic: list[SpecEntry] = field(default_factory=list)  # dynamic in the spec, static in the trace
+    # guards true on every size the spec admits, found without z3 (``settle``): never sent to the solver
+    implied: frozenset[GuardRecord] = frozenset()
 
     def example(self) -> dict[str, int]:
         out = {}
@@ -105,10 +111,124 @@ def build_problem(guardset: GuardSet, spec: Spec) -> Problem:
         if any(e.dim.kind not in (DimKind.AUTO, DimKind.DYNAMIC) for e in entries_of.get(name, [])):
             del auto[name]
     problem = Problem(spec, guardset, vars_, roots, auto, domain, auto_domain, [], entries_of=entries_of, unsymbolic=unsymbolic)
-    env = {**vars_}
-    for g in guardset.backed_guards():
-        try:
-            problem.guards.append((g, to_z3(g.expr, env)))
-        except Unsupported as exc:
-            problem.unsupported.append((g, str(exc)))
+    translated = translated_guards(guardset)
+    problem.guards = list(translated.guards)
+    problem.unsupported = list(translated.unsupported)
+    problem.implied = settle(problem)
     return problem
+
+
+@dataclass(frozen=True)
+class TranslatedGuards:
+    guards: tuple[tuple[GuardRecord, z3.BoolRef], ...]
+    unsupported: tuple[tuple[GuardRecord, str], ...]
+
+
+# id(guardset) -> (guardset, z3 context, its translation). The GuardSet is kept alive with its
+# entry, so an id is never reused while cached; a z3 term depends only on the GuardSet (each
+# symbol is ``z3.Int(name)`` whatever the spec), so every spec checked against it shares the
+# translation, within one default z3 context (the service makes a fresh one per check).
+_TRANSLATED: OrderedDict[int, tuple[GuardSet, z3.Context, TranslatedGuards]] = OrderedDict()
+
+
+def backed_guards(guardset: GuardSet) -> list[GuardRecord]:
+    """``guardset.backed_guards()``, with one walk of each expression and no printing (a third of
+    the translation time at 10k guards)."""
+    backed = {s.name for s in guardset.symbols if s.backed}
+    out = []
+    for g in guardset.guards:
+        if g.kind is not GuardKind.DATA_DEPENDENT:
+            names = {s.name for s in g.expr.free_symbols}  # type: ignore[attr-defined]
+            if names and names <= backed:
+                out.append(g)
+    return out
+
+
+def translated_guards(guardset: GuardSet) -> TranslatedGuards:
+    """The backed guards of ``guardset`` in z3, translated once per GuardSet (one shared translator)."""
+    ctx = z3.main_ctx()
+    hit = _TRANSLATED.get(id(guardset))
+    if hit is not None and hit[0] is guardset and hit[1] is ctx:
+        _TRANSLATED.move_to_end(id(guardset))
+        return hit[2]
+    for key in [k for k, (_, c, _) in _TRANSLATED.items() if c is not ctx]:
+        del _TRANSLATED[key]  # another default context's terms (the service's per-check contexts) would keep it alive
+    translator = Translator({s.name: z3.Int(s.name) for s in guardset.symbols if s.backed})
+    guards: list[tuple[GuardRecord, z3.BoolRef]] = []
+    unsupported: list[tuple[GuardRecord, str]] = []
+    for g in backed_guards(guardset):
+        try:
+            guards.append((g, translator.condition(g.expr)))
+        except Unsupported as exc:
+            unsupported.append((g, str(exc)))
+    result = TranslatedGuards(tuple(guards), tuple(unsupported))
+    _TRANSLATED[id(guardset)] = (guardset, ctx, result)
+    _TRANSLATED.move_to_end(id(guardset))
+    while len(_TRANSLATED) > TRANSLATION_CACHE_SIZE:
+        _TRANSLATED.popitem(last=False)
+    return result
+
+
+# --- guards the spec settles alone ----------------------------------------------------------------
+#
+# Each size the spec constrains is an affine form over atoms (its root, or the size itself when
+# only a range is known), each atom with an interval; ``linear.BoxEvaluator`` proves a guard true
+# on the whole box or leaves it to z3. Sound because every fact used is in the domain.
+
+Form = tuple[str | None, int, int]  # a size as (atom, coeff, offset): coeff*atom + offset
+
+
+def implied(guards: Iterable[GuardRecord], atoms: Mapping[str, Interval],
+            forms: Mapping[str, Form]) -> set[GuardRecord]:
+    """The guards true whatever integer value in its interval each atom takes, where symbol ``s`` is
+    ``coeff*atom + offset`` for ``forms[s] = (atom, coeff, offset)`` (atom None: the constant offset).
+    Symbols without a form (or whose atom has no interval) are unknown: a guard on one is never implied.
+
+    >>> import sympy
+    >>> s0, s1 = sympy.symbols("s0 s1", integer=True)
+    >>> forms = {"s0": ("d", 1, 0), "s1": ("d", 1, 1)}
+    >>> guards = [GuardRecord(sympy.Eq(s1, s0 + 1)), GuardRecord(s0 * s1 <= 64), GuardRecord(s0 <= 6)]
+    >>> sorted(str(g.expr) for g in implied(guards, {"d": (2, 7)}, forms))
+    ['Eq(s1, s0 + 1)', 's0*s1 <= 64']
+    """
+    values = {s: BoxValue(((a, c),), o) if a is not None and c else BoxValue(const=o)
+              for s, (a, c, o) in forms.items() if a is None or not c or a in atoms}  # no interval: unknown
+    evaluator = BoxEvaluator(atoms, values)
+    return {g for g in guards if evaluator.always(g.expr)}
+
+
+def _size_forms(problem: Problem) -> tuple[dict[str, Interval], dict[str, Form]]:
+    """Each symbol's value as the domain states it, and the intervals of the atoms those use."""
+    atoms: dict[str, Interval] = {}
+    forms: dict[str, Form] = {}
+    for name, entries in problem.entries_of.items():
+        free = name in problem.auto
+        for e in entries if free else [e for e in entries if e.dim.kind not in (DimKind.AUTO, DimKind.DYNAMIC)]:
+            d = e.dim
+            if d.kind is DimKind.STATIC:
+                forms[name] = (None, 0, d.value if d.value is not None else e.example)
+            elif d.kind in (DimKind.ROOT, DimKind.DERIVED) and d.root is not None:
+                root = "root!" + d.root
+                lo, hi = atoms.get(root, _root_interval(problem, d.root))
+                atoms[root] = (max(lo, -((d.offset - MIN_DYNAMIC_SIZE) // d.coeff)), hi)  # the size is >= 2
+                forms[name] = (root, d.coeff, d.offset)
+            else:
+                atoms[name] = (max(d.min or 0, MIN_DYNAMIC_SIZE), INF if d.max is None else d.max)
+                forms[name] = (name, 1, 0)
+            break
+    for name in problem.vars:
+        if name not in problem.entries_of:
+            forms[name] = (None, 0, problem.guardset.symbol(name).example)  # type: ignore[union-attr, arg-type]
+    return atoms, forms
+
+
+def _root_interval(problem: Problem, name: str) -> Interval:
+    root = problem.spec.roots.get(name)
+    if root is None:
+        return -INF, INF
+    return root.min, INF if root.max is None else root.max
+
+
+def settle(problem: Problem) -> frozenset[GuardRecord]:
+    """The guards true on every size the spec admits, decided without z3 (see above)."""
+    return frozenset(implied((record for record, _ in problem.guards), *_size_forms(problem)))

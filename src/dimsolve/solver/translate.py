@@ -45,12 +45,12 @@ def to_z3(expr: sympy.Basic, env: Mapping[str, z3.ArithRef]) -> z3.ExprRef:
     >>> to_z3(sympy.Eq(2 * s0, s1), z3_int_vars(["s0", "s1"]))
     2*s0 == s1
     """
-    return _Translator(env).node(expr)
+    return Translator(env).term(expr)
 
 
 def to_z3_bool(expr: sympy.Basic, env: Mapping[str, z3.ArithRef]) -> z3.BoolRef:
     """Like ``to_z3`` for a condition (a guard); a numeric expression raises ``Unsupported``."""
-    return _Translator(env).boolean(expr)
+    return Translator(env).condition(expr)
 
 
 def _unsupported(expr: sympy.Basic, reason: str) -> Unsupported:
@@ -61,14 +61,40 @@ def _unsupported(expr: sympy.Basic, reason: str) -> Unsupported:
 
 
 def _constant(value: z3.ArithRef) -> int | None:
-    return value.as_long() if z3.is_int_value(value) else None
+    ctx, ast = value.ctx_ref(), value.as_ast()
+    return int(z3.Z3_get_numeral_string(ctx, ast)) if z3.Z3_is_numeral_ast(ctx, ast) else None
+
+
+# Terms of many guards are built straight through z3's C API: z3's Python operators infer and
+# coerce sorts on every call, which was most of the translation time at 10k guards. Every operand
+# here is already an integer (``Translator`` checks sorts on the sympy side).
+
+
+def _nary(make: Callable[..., z3.Ast], args: Sequence[z3.ArithRef]) -> z3.ArithRef:
+    if len(args) == 1:
+        return args[0]
+    ctx = args[0].ctx
+    return z3.ArithRef(make(ctx.ref(), len(args), (z3.Ast * len(args))(*(a.as_ast() for a in args))), ctx)
+
+
+def _relation(make: Callable[..., z3.Ast], negate: bool = False) -> Callable[[z3.ExprRef, z3.ExprRef], z3.BoolRef]:
+    def build(a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
+        ctx = a.ctx
+        term = make(ctx.ref(), a.as_ast(), b.as_ast())
+        return z3.BoolRef(z3.Z3_mk_not(ctx.ref(), term) if negate else term, ctx)
+
+    return build
+
+
+def _binary(make: Callable[..., z3.Ast], a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
+    return z3.ArithRef(make(a.ctx_ref(), a.as_ast(), b.as_ast()), a.ctx)
 
 
 def floordiv(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
     """Python's ``a // b`` (b != 0)."""
     c = _constant(b)
     if c is not None and c > 0:
-        return a / b
+        return _binary(z3.Z3_mk_div, a, b)
     if c is not None:
         return (-a) / z3.IntVal(-c)
     return z3.If(b > 0, a / b, (-a) / (-b))
@@ -78,7 +104,7 @@ def pymod(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
     """Python's ``a % b`` (b != 0): the result has the sign of ``b``."""
     c = _constant(b)
     if c is not None and c > 0:
-        return a % b
+        return _binary(z3.Z3_mk_mod, a, b)
     return a - b * floordiv(a, b)
 
 
@@ -110,40 +136,53 @@ _ROUNDINGS: dict[str, Callable[[z3.ArithRef, z3.ArithRef], z3.ArithRef]] = {
     "floor": floordiv, "FloorToInt": floordiv, "ceiling": ceildiv, "CeilToInt": ceildiv, "TruncToInt": truncdiv,
 }
 _COMPARE: dict[type, Callable[[z3.ExprRef, z3.ExprRef], z3.BoolRef]] = {
-    sympy.Equality: lambda a, b: a == b,
-    sympy.Unequality: lambda a, b: a != b,
-    sympy.StrictLessThan: lambda a, b: a < b,
-    sympy.LessThan: lambda a, b: a <= b,
-    sympy.StrictGreaterThan: lambda a, b: a > b,
-    sympy.GreaterThan: lambda a, b: a >= b,
+    sympy.Equality: _relation(z3.Z3_mk_eq),
+    sympy.Unequality: _relation(z3.Z3_mk_eq, negate=True),
+    sympy.StrictLessThan: _relation(z3.Z3_mk_lt),
+    sympy.LessThan: _relation(z3.Z3_mk_le),
+    sympy.StrictGreaterThan: _relation(z3.Z3_mk_gt),
+    sympy.GreaterThan: _relation(z3.Z3_mk_ge),
 }
 
 
-class _Translator:
+class Translator:
+    """sympy -> z3 with one cache for many expressions: a sub-term shared by several guards (a
+    product, a ``FloorDiv``) is translated once. Each node's sort (integer or condition) is known
+    from its sympy class, so no sort is asked of z3 (slow through its Python API).
+
+    >>> s0, s1 = sympy.symbols("s0 s1", integer=True)
+    >>> t = Translator(z3_int_vars(["s0", "s1"]))
+    >>> t.condition(sympy.Eq(2 * s0, s1)), t.term(2 * s0)
+    (2*s0 == s1, 2*s0)
+    """
+
     def __init__(self, env: Mapping[str, z3.ArithRef]) -> None:
         self.env = env
-        self.cache: dict[sympy.Basic, z3.ExprRef] = {}
+        self.cache: dict[sympy.Basic, tuple[z3.ExprRef, bool]] = {}  # expr -> (z3 term, is a condition)
 
-    def node(self, expr: sympy.Basic) -> z3.ExprRef:
-        cached = self.cache.get(expr)
-        if cached is None:
-            cached = self.cache[expr] = self._translate(expr)
-        return cached
+    def term(self, expr: sympy.Basic) -> z3.ExprRef:
+        return self._node(expr)[0]
 
-    def integer(self, expr: sympy.Basic) -> z3.ArithRef:
-        value = self.node(expr)
-        if not z3.is_int(value):
-            raise _unsupported(expr, "expected an integer expression")
-        return cast(z3.ArithRef, value)
-
-    def boolean(self, expr: sympy.Basic) -> z3.BoolRef:
-        value = self.node(expr)
-        if not z3.is_bool(value):
+    def condition(self, expr: sympy.Basic) -> z3.BoolRef:
+        value, is_bool = self._node(expr)
+        if not is_bool:
             raise _unsupported(expr, "expected a condition")
         return cast(z3.BoolRef, value)
 
+    def integer(self, expr: sympy.Basic) -> z3.ArithRef:
+        value, is_bool = self._node(expr)
+        if is_bool:
+            raise _unsupported(expr, "expected an integer expression")
+        return cast(z3.ArithRef, value)
+
     def integers(self, args: Sequence[sympy.Basic]) -> list[z3.ArithRef]:
         return [self.integer(a) for a in args]
+
+    def _node(self, expr: sympy.Basic) -> tuple[z3.ExprRef, bool]:
+        cached = self.cache.get(expr)
+        if cached is None:
+            cached = self.cache[expr] = (self._translate(expr), _is_condition(expr))
+        return cached
 
     def _translate(self, expr: sympy.Basic) -> z3.ExprRef:
         if expr is sympy.true or expr is sympy.false:
@@ -153,9 +192,9 @@ class _Translator:
         if isinstance(expr, sympy.Symbol):
             return self._symbol(expr)
         if isinstance(expr, sympy.Add):
-            return z3.Sum(self.integers(expr.args))
+            return _nary(z3.Z3_mk_add, self.integers(expr.args))
         if isinstance(expr, sympy.Mul):
-            return z3.Product(self.integers(expr.args))
+            return _nary(z3.Z3_mk_mul, self.integers(expr.args))
         if isinstance(expr, sympy.Pow):
             return self._power(expr, *expr.args)
         if type(expr) in _COMPARE:
@@ -171,6 +210,8 @@ class _Translator:
         value = self.env.get(expr.name)
         if value is None:
             raise _unsupported(expr, "unknown symbol")
+        if not z3.is_int(value):  # once per symbol: every other node's sort follows from its class
+            raise _unsupported(expr, "symbols stand for integer sizes")
         return value
 
     def _power(self, expr: sympy.Basic, base: sympy.Basic, exponent: sympy.Basic) -> z3.ArithRef:
@@ -180,15 +221,14 @@ class _Translator:
         return reduce(lambda acc, _: acc * value, range(int(exponent) - 1), value) if exponent else z3.IntVal(1)
 
     def _compare(self, expr: sympy.Basic) -> z3.BoolRef:
-        lhs, rhs = (self.node(a) for a in expr.args)
-        same_sort = (z3.is_int(lhs) and z3.is_int(rhs)) or (z3.is_bool(lhs) and z3.is_bool(rhs))
-        ordered = type(expr) in (sympy.Equality, sympy.Unequality) or z3.is_int(lhs)
-        if not same_sort or not ordered:
+        (lhs, lhs_bool), (rhs, rhs_bool) = (self._node(a) for a in expr.args)
+        ordered = type(expr) in (sympy.Equality, sympy.Unequality) or not lhs_bool
+        if lhs_bool != rhs_bool or not ordered:
             raise _unsupported(expr, "comparison of a number with a condition")
         return _COMPARE[type(expr)](lhs, rhs)
 
     def _logic(self, expr: sympy.Basic) -> z3.BoolRef:
-        args = [self.boolean(a) for a in expr.args]
+        args = [self.condition(a) for a in expr.args]
         if isinstance(expr, sympy.And):
             return z3.And(args)
         if isinstance(expr, sympy.Or):
@@ -219,12 +259,12 @@ class _Translator:
         if name == "PowByNatural":
             return self._power(expr, *expr.args)
         if name == "Identity":
-            return self.node(expr.args[0])
+            return self.integer(expr.args[0])
         if name == "ModularIndexing":
             base, divisor, modulus = self.integers(expr.args)
             return pymod(floordiv(base, self._nonzero(expr, divisor)), self._nonzero(expr, modulus))
         if name == "Where":
-            condition = self.boolean(expr.args[0])
+            condition = self.condition(expr.args[0])
             return z3.If(condition, self.integer(expr.args[1]), self.integer(expr.args[2]))
         if name == "IntTrueDiv":
             raise _unsupported(expr, "true division is only supported inside FloorToInt, CeilToInt or TruncToInt")
@@ -250,3 +290,8 @@ class _Translator:
             raise _unsupported(expr, "rounding is only supported for a quotient by an integer constant")
         value = self.integer(numerator)
         return value if denominator == 1 else divide(value, self._nonzero(expr, z3.IntVal(int(denominator))))
+
+
+def _is_condition(expr: sympy.Basic) -> bool:
+    """The sort of ``expr``'s translation: every node ``_translate`` accepts is an integer or a condition."""
+    return expr is sympy.true or expr is sympy.false or type(expr) in _COMPARE or isinstance(expr, BooleanFunction)
