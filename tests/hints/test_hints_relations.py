@@ -88,3 +88,18 @@ def test_an_auto_size_absorbs_a_relation_and_the_named_dim_keeps_its_name() -> N
     assert report.fix_verified and 'Dim("dx", min=3)' in report.fix_code, report.fix_code
     ep, err = _exports(model, args, report.fixed_dynamic_shapes)
     assert err is None, err
+
+
+class CatPlus(torch.nn.Module):
+    def forward(self, x, y, z):
+        return torch.cat([x, y]) + z
+
+
+def test_a_named_dim_that_auto_sizes_sum_to_gets_the_range_they_can_reach() -> None:
+    # z = x + y with x, y Dim.AUTO (>= 2 each): z >= 4, decided with the AUTO sizes existential
+    model, args = CatPlus(), (torch.randn(2), torch.randn(3), torch.randn(5))
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes={"x": (A,), "y": (A,), "z": (Dim("dz"),)})
+    assert [v.code for v in report.violations] == ["DS302"], str(report)
+    assert report.fix_verified and 'Dim("dz", min=4)' in report.fix_code, report.fix_code
+    _, err = _exports(model, args, report.fixed_dynamic_shapes)
+    assert err is None, err
