@@ -81,6 +81,27 @@ def test_a_fix_leaving_a_size_to_auto_is_exported_before_it_is_shown() -> None:
     assert not report.ok and report.fix_verified, str(report)
     # Dim.AUTO for x1 alone is rejected by torch ("must always be related to the values of d0"):
     # d0 goes to Dim.AUTO too, and the fix says why
-    assert any("Dim.AUTO too" in n for v in report.diagnostics for n in v.notes), str(report)
+    assert any("`d0` becomes Dim.AUTO" in n for v in report.diagnostics for n in v.notes), str(report)
     ep = torch.export.export(model, args, dynamic_shapes=report.fixed_dynamic_shapes)
     ep.module()(torch.randn(3, 3), torch.randn(9), torch.randn(6))
+
+
+class StrideCatLinear(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 4)
+
+    def forward(self, x):
+        v = x[::2]
+        return self.lin(torch.cat([v, v]))
+
+
+def test_a_fix_torch_cannot_prove_goes_to_auto_before_it_is_shown() -> None:
+    # the fix pins x.shape[2] to 3 (Linear); with it static torch emits a guard on d4 it cannot prove
+    model, args = StrideCatLinear(), (torch.randn(9, 6, 3),)
+    spec = {"x": (Dim("d4"), 6, Dim("d0", min=3))}
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    assert not report.ok and report.fix_verified, str(report)
+    assert any("cannot prove" in n for d in report.diagnostics for n in d.notes), str(report)
+    ep = torch.export.export(model, args, dynamic_shapes=report.fixed_dynamic_shapes)
+    ep.module()(torch.randn(7, 6, 3))

@@ -92,9 +92,7 @@ def _unproven(report: Report, verdict: Any, model: Any, args: tuple, kwargs: Map
     verified = fixed is not None and torch_verdict(model, args, kwargs, to_torch(fixed), strict).exported
     diagnostics = [_diagnostic(spec, u.dim, u.guard, changes if verified else ()) for u in verdict.unproven]
     if not diagnostics:  # torch raised without naming a guard: say so rather than call the spec ok
-        lines = [ln.strip().lstrip("- ") for ln in verdict.message.strip().splitlines()]
-        detail = next((ln for ln in lines[1:] if ln and not ln.startswith("Suggested")), lines[0] if lines else "")
-        diagnostics = [_diagnostic(spec, "", user_terms(detail), ())]
+        diagnostics = [_diagnostic(spec, "", user_terms(_first_detail(verdict.message)), ())]
     return replace(report, diagnostics=report.diagnostics + tuple(diagnostics),
                    fixed_spec=fixed if verified else None, fix_verified=verified)
 
@@ -119,53 +117,61 @@ def _diagnostic(spec: Spec, root: str, guard: str, changes: tuple[MakeAuto, ...]
     )
 
 
-MAX_AUTO_ROUNDS = 3  # each round leaves one more set of related Dims to Dim.AUTO
+MAX_FIX_ROUNDS = 3  # each round leaves one more set of Dims torch objects to to Dim.AUTO
 
 
-def _introduced_auto(original: Spec, fixed: Spec) -> bool:
-    before = {e.path: e.dim.kind for e in original.entries}
-    return any(e.dim.kind is DimKind.AUTO and before.get(e.path) is not DimKind.AUTO for e in fixed.entries)
+def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, strict: bool) -> Report:
+    """A verified fix is exported once with torch before it is shown.
 
-
-def confirm_auto_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, strict: bool) -> Report:
-    """A fix that leaves a size to Dim.AUTO is exported once with torch before it is shown.
-
-    torch raises "must always be related" when it ties a Dim.AUTO size to a named Dim by a relation
-    the Dim language cannot write (``x1 = 15 - 2*d0``); those Dims then go to Dim.AUTO as well.
+    The solver proves the fix against the guards of the all-dynamic trace; torch exports the fixed
+    spec with its own static sizes and rules. Two objections have a fix of their own: a guard it
+    cannot prove on a named Dim (``(2*((n+1)//2)) % (12*((n+1)//2)) != 0`` once a dim is static),
+    and a size it ties to a named Dim by a relation a Dim cannot write ("must always be related":
+    ``x1 = 15 - 2*d0``). Those Dims go to Dim.AUTO; anything else leaves the fix unverified.
     """
     from dimsolve.dims.render import to_torch
-    from dimsolve.guards.confirm import torch_verdict
+    from dimsolve.guards.confirm import torch_verdict, user_terms
 
     if report.spec is None or report.fixed_spec is None or not report.fix_verified:
         return report
-    if not _introduced_auto(report.spec, report.fixed_spec):
-        return report
-    fixed, added = report.fixed_spec, []
-    for _ in range(MAX_AUTO_ROUNDS):
+    fixed, added, why = report.fixed_spec, [], []
+    for _ in range(MAX_FIX_ROUNDS):
         verdict = torch_verdict(model, args, kwargs, to_torch(fixed), strict)
         if verdict.exported:
-            return _with_auto_changes(report, fixed, tuple(added))
-        roots = [r for r in verdict.related if r in fixed.roots]
-        if not roots:
+            return _with_auto_changes(report, fixed, tuple(added), why)
+        unproven = {u.dim: u.guard for u in verdict.unproven if u.dim in fixed.roots}
+        related = [r for r in verdict.related if r in fixed.roots and r not in unproven]
+        if not unproven and not related:
             break
-        changes = [MakeAuto(r) for r in roots]
+        changes = [MakeAuto(r) for r in [*unproven, *related]]
+        why += [f"torch.export cannot prove `{g}` for `{r}`" for r, g in unproven.items()]
+        why += [f"torch.export ties a size to `{r}` by a relation a Dim cannot write" for r in related]
         added += changes
         fixed = apply_changes(fixed, changes)
-    note = "torch.export rejects this fix: " + (verdict.message.strip().splitlines() or [""])[0]
+    note = "torch.export rejects this fix: " + user_terms(_first_detail(verdict.message))
     diagnostics = tuple(replace(d, notes=d.notes + (note,)) if d.fixes else d for d in report.diagnostics)
     return replace(report, diagnostics=diagnostics, fix_verified=False)
 
 
-def _with_auto_changes(report: Report, fixed: Spec, added: tuple[MakeAuto, ...]) -> Report:
+def _first_detail(message: str) -> str:
+    lines = [ln.strip().lstrip("- ") for ln in message.strip().splitlines()]
+    return next((ln for ln in lines[1:] if ln and not ln.startswith("Suggested")), lines[0] if lines else "")
+
+
+def _with_auto_changes(report: Report, fixed: Spec, added: tuple[MakeAuto, ...], why: list[str]) -> Report:
+    """The fix torch accepted, with the extra Dim.AUTO changes on the findings they belong to."""
     if not added:
         return report
-    names = ", ".join(f"`{c.target}`" for c in added)
-    note = f"torch.export ties this size to {names} by a relation a Dim cannot write: those become Dim.AUTO too"
-
-    def extend(d: Diagnostic) -> Diagnostic:
-        if not any(isinstance(c, MakeAuto) for f in d.fixes for c in f.changes):
-            return d
-        fixes = tuple(replace(f, changes=f.changes + added) for f in d.fixes)
-        return replace(d, fixes=fixes, notes=d.notes + (note,))
-
-    return replace(report, diagnostics=tuple(extend(d) for d in report.diagnostics), fixed_spec=fixed)
+    verb = " becomes" if len(added) == 1 else " become"
+    note = "; ".join(why) + "; so " + ", ".join(f"`{c.target}`" for c in added) + verb + " Dim.AUTO"
+    owners = [i for i, d in enumerate(report.diagnostics) if any(
+        getattr(c, "target", None) in {a.target for a in added} or isinstance(c, MakeAuto)
+        for f in d.fixes for c in f.changes)]
+    if not owners:
+        owners = [i for i, d in enumerate(report.diagnostics) if d.fixes][:1]
+    diagnostics = list(report.diagnostics)
+    for i in owners:
+        d = diagnostics[i]
+        diagnostics[i] = replace(d, fixes=tuple(replace(f, changes=f.changes + added) for f in d.fixes),
+                                 notes=d.notes + (note,))
+    return replace(report, diagnostics=tuple(diagnostics), fixed_spec=fixed)
