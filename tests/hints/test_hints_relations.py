@@ -103,3 +103,19 @@ def test_a_named_dim_that_auto_sizes_sum_to_gets_the_range_they_can_reach() -> N
     assert report.fix_verified and 'Dim("dz", min=4)' in report.fix_code, report.fix_code
     _, err = _exports(model, args, report.fixed_dynamic_shapes)
     assert err is None, err
+
+
+class DoubleMatmul(torch.nn.Module):
+    def forward(self, x0, x1):
+        return x1 @ torch.cat([x0, x0])
+
+
+def test_a_hinted_size_twice_a_named_dim_must_be_written_out() -> None:
+    model, args = DoubleMatmul(), (torch.randn(3, 8), torch.randn(5, 6))
+    spec = {"x0": (Dim("d0"), 8), "x1": (Dim("d2"), A)}
+    assert _exports(model, args, spec)[1] is not None  # "must always be related ... by 2*d0"
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    assert [v.code for v in report.violations] == ["DS202"], str(report)
+    assert report.fix_verified and "2*d0" in report.fix_code
+    _, err = _exports(model, args, report.fixed_dynamic_shapes)
+    assert err is None, err

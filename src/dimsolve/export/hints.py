@@ -119,11 +119,15 @@ def _range_in(fixed: Spec | None, entry: SpecEntry) -> str:
 
 
 def _torch_rejects_relation(change: Relate, original: Spec) -> bool:
-    """torch 2.13 raises "must always be related" when a hinted size is ``d + k`` (k > 0) for a Dim
-    ``d`` some input uses directly: it keeps ``d`` and cannot make the hinted size derived from it.
-    (A hinted size that is ``d - k`` is fine: torch makes ``d``'s input derived from it instead.)"""
-    direct = any(e.dim.kind is DimKind.ROOT and e.dim.root == change.root for e in original.entries)
-    return direct and change.coeff == 1 and change.offset > 0
+    """torch 2.13 raises "must always be related" when a hinted size is ``a*d + b``, larger than
+    ``d`` at the example (``d + 1``, ``2*d``), for a Dim ``d`` some input uses directly: it keeps
+    ``d`` and cannot make the hinted size derived from it. (A hinted size smaller than ``d``, such
+    as ``d - 1``, is fine: torch makes ``d``'s input derived from the hinted size instead.)"""
+    direct = [e for e in original.entries if e.dim.kind is DimKind.ROOT and e.dim.root == change.root]
+    if not direct:
+        return False
+    root_value = direct[0].example
+    return change.coeff * root_value + change.offset > root_value
 
 
 def _linear(other: str, change: Relate) -> str:
