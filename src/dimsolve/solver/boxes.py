@@ -8,7 +8,6 @@ as far as the guards allow (binary search with the solver). A root that cannot g
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import z3
@@ -18,8 +17,10 @@ from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome, make_solver
 from dimsolve.solver.budget import check as run
 from dimsolve.solver.params import Parametrisation
 from dimsolve.solver.linear import INF
+from dimsolve.solver.probe import evaluate
 from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Form, Problem, implied
 from dimsolve.solver.search import FAR_BELOW, Refuted, widest_bound
+from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
 
 
 Box = tuple[int, int | None]
@@ -35,19 +36,10 @@ class Candidate:
     fixed: dict[str, int] = field(default_factory=dict)  # roots specialised by the search
     undecided: bool = False
     deadline: float = field(default_factory=lambda: time.monotonic() + SEARCH_BUDGET_S)
-    # z3 constraints by what they say: the search rebuilds the domain for every probe, and
-    # building terms through z3's Python API was most of the fix synthesis time
-    terms: dict[tuple[object, ...], z3.BoolRef] = field(default_factory=dict, repr=False)
-
-    def term(self, key: tuple[object, ...], build: Callable[[], z3.BoolRef]) -> z3.BoolRef:
-        found = self.terms.get(key)
-        if found is None:
-            found = self.terms[key] = build()
-        return found
 
 
 def _param_var(name: str) -> z3.ArithRef:
-    return z3.Int(f"param!{name}")
+    return int_var(f"param!{name}")
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -103,20 +95,20 @@ def _domain(problem: Problem, cand: Candidate) -> tuple[list[z3.BoolRef], list[z
     inner: list[z3.BoolRef] = list(problem.auto_domain)
     free: list[z3.ArithRef] = list(problem.auto.values())
     for name, form in _forms(problem, cand).items():
-        var = problem.vars[name]
+        # z3 terms from ``terms``' cache: the search rebuilds the domain for every probe, and
+        # building terms through z3's Python API was most of the fix synthesis time
         if form is None:
-            free.append(var)  # not expressible: left to Dim.AUTO, so existential
-            inner.append(cand.term((name,), lambda: var >= MIN_DYNAMIC_SIZE))
+            free.append(problem.vars[name])  # not expressible: left to Dim.AUTO, so existential
+            inner.append(at_least(name, MIN_DYNAMIC_SIZE))
             continue
         p, coeff, offset = form
-        key = (name, p, coeff, offset)
-        outer.append(cand.term(key, lambda: var == (coeff * _param_var(p) + offset if p is not None else offset)))
+        outer.append(equals_affine(name, f"param!{p}" if p is not None else None, coeff, offset))
     for p, (lo, hi) in cand.boxes.items():
         if p in cand.fixed:
             continue
-        outer.append(cand.term((p, ">=", lo), lambda: _param_var(p) >= lo))
+        outer.append(at_least(f"param!{p}", lo))
         if hi is not None:
-            outer.append(cand.term((p, "<=", hi), lambda: _param_var(p) <= hi))
+            outer.append(at_most(f"param!{p}", hi))
     return outer, inner, free
 
 
@@ -149,26 +141,128 @@ def _open_guards(problem: Problem, cand: Candidate) -> list[z3.BoolRef]:
 
 def candidate_valid(problem: Problem, cand: Candidate, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Outcome:
     """UNSAT: every size the candidate admits satisfies every guard (unknown sizes existential)."""
-    return _candidate_check(problem, cand, timeout_ms)[0]
+    return _candidate_query(problem, cand, timeout_ms)[0]
 
 
-def _candidate_check(problem: Problem, cand: Candidate, timeout_ms: int,
-                     witness: str | None = None) -> tuple[Outcome, int | None]:
-    """``candidate_valid``, and when SAT the value of root ``witness`` in the counterexample."""
+def candidate_model(problem: Problem, cand: Candidate, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> tuple[Outcome, z3.ModelRef | None]:
+    """``candidate_valid``, with the counterexample when SAT and no size is existential (a seed
+    for ``failing_guards``)."""
+    outcome, solver, quantified = _candidate_query(problem, cand, timeout_ms)
+    return outcome, solver.model() if solver is not None and outcome is Outcome.SAT and not quantified else None
+
+
+def _candidate_query(problem: Problem, cand: Candidate, timeout_ms: int) -> tuple[Outcome, z3.Solver | None, bool]:
+    """The outcome of ``candidate_valid``, its solver (None if none was needed) and whether sizes
+    were existential."""
     guards = _open_guards(problem, cand)
     outer, inner, free = _domain(problem, cand)
     if not guards and not inner:  # sizes left to AUTO (``inner``) must still exist: z3 decides that
-        return Outcome.UNSAT, None
+        return Outcome.UNSAT, None, bool(free)
     body = z3.And(*inner, *guards)
     req = z3.Exists(free, body) if free else body
     solver = make_solver(timeout_ms)
     solver.add(*outer)
     solver.add(z3.Not(req))
-    outcome = run(solver)
-    if witness is None or outcome is not Outcome.SAT:
+    return run(solver), solver, bool(free)
+
+
+def _candidate_check(problem: Problem, cand: Candidate, timeout_ms: int,
+                     witness: str | None = None) -> tuple[Outcome, int | None]:
+    """``candidate_valid``, and when SAT the value of root ``witness`` in the counterexample."""
+    outcome, solver, quantified = _candidate_query(problem, cand, timeout_ms)
+    if witness is None or solver is None or outcome is not Outcome.SAT:
         return outcome, None
-    value = solver.model().eval(_param_var(witness), model_completion=True)
-    return outcome, value.as_long() if z3.is_int_value(value) else None
+    model = solver.model()
+    value = model.eval(_param_var(witness), model_completion=True)
+    if not z3.is_int_value(value):
+        return outcome, None
+    return outcome, value.as_long() if quantified or problem.auto else _nearest_failure(problem, cand, model, witness, value.as_long())
+
+
+WALK_STEPS = 16  # Python evaluations per counterexample, towards the example
+
+
+def _nearest_failure(problem: Problem, cand: Candidate, model: z3.ModelRef, p: str, at: int) -> int:
+    """The value of root ``p`` nearest its example that still fails a guard, walking from the
+    counterexample's ``at`` with the other roots at its values (z3 often answers with the far end of
+    the box; the nearest failure ends the range search sooner). Stops at the first value that passes
+    or does not evaluate."""
+    forms = _forms(problem, cand)
+    if any(form is None for form in forms.values()):
+        return at
+    values = {}
+    for q in cand.boxes:
+        v = model.eval(_param_var(q), model_completion=True)
+        values[q] = v.as_long() if z3.is_int_value(v) else 0
+    start = cand.par.params[p]
+    step = 1 if at < start else -1
+    for v in range(at + step, start, step)[:WALK_STEPS]:
+        values[p] = v
+        sizes = {name: coeff * values[q] + offset if q is not None else offset
+                 for name, (q, coeff, offset) in forms.items()}  # type: ignore[misc]
+        if not _fails_some(problem, sizes):
+            break
+        at = v
+    return at
+
+
+def _fails_some(problem: Problem, sizes: dict[str, int]) -> bool:
+    """Some guard is false at these sizes (and every guard evaluates)."""
+    truths = [evaluate(record.expr, sizes) for record, _ in problem.guards]
+    return None not in truths and False in truths
+
+
+def failing_guards(problem: Problem, cand: Candidate, indices: list[int], timeout_ms: int = DEFAULT_TIMEOUT_MS,
+                   seed: z3.ModelRef | None = None) -> set[int]:
+    """The guards of ``indices`` (into ``problem.guards``) that the candidate does not imply one by
+    one: each is what ``candidate_valid`` with that guard alone answers SAT or unknown for.
+
+    Without existential sizes one query covers them all: a model of "the candidate admits a size
+    that fails some guard" fails each guard it falsifies (that guard alone is SAT too), so those are
+    taken and the rest asked again, until z3 answers UNSAT (the rest are implied). ``seed``: such a
+    model already found (``candidate_model``), used first. A guard-by-guard query is the fallback
+    (existential sizes, unknown, a model that decides nothing).
+    """
+    forms = {name: form for name, form in _forms(problem, cand).items() if form is not None}
+    atoms = {p: (lo, INF if hi is None else hi) for p, (lo, hi) in cand.boxes.items() if p not in cand.fixed}
+    settled = implied((problem.guards[i][0] for i in indices), atoms, forms)
+    pending = {i: problem.guards[i][1] for i in indices if problem.guards[i][0] not in settled}
+    outer, inner, free = _domain(problem, cand)
+    failing: set[int] = set()
+    while pending and not free:
+        seeded, model, seed = seed is not None, seed, None
+        if model is None:
+            solver = make_solver(timeout_ms)
+            solver.add(*outer)
+            solver.add(z3.Not(z3.And(*inner, *pending.values())))
+            outcome = run(solver)
+            if outcome is Outcome.UNSAT:
+                return failing
+            model = solver.model() if outcome is Outcome.SAT else None
+        hit = [i for i, g in pending.items() if model is not None
+               and z3.is_false(model.eval(z3.And(*inner, g), model_completion=True))]
+        if not hit and not seeded:
+            break
+        failing.update(hit)
+        pending = {i: g for i, g in pending.items() if i not in failing}
+    return failing | _failing_one_by_one(outer, inner, free, pending, timeout_ms)
+
+
+def _failing_one_by_one(outer: list[z3.BoolRef], inner: list[z3.BoolRef], free: list[z3.ArithRef],
+                        pending: dict[int, z3.BoolRef], timeout_ms: int) -> set[int]:
+    failing: set[int] = set()
+    if not pending:
+        return failing
+    solver = make_solver(timeout_ms)
+    solver.add(*outer)
+    for i, g in pending.items():
+        body = z3.And(*inner, g)
+        solver.push()
+        solver.add(z3.Not(z3.Exists(free, body) if free else body))
+        if run(solver) is not Outcome.UNSAT:
+            failing.add(i)
+        solver.pop()
+    return failing
 
 
 def _grow(problem: Problem, cand: Candidate, p: str, limit: int | None, up: bool, timeout_ms: int) -> int | None:

@@ -17,7 +17,9 @@ import z3
 from dimsolve.guards.model import GuardRecord
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome, make_solver
 from dimsolve.solver.budget import check as run
+from dimsolve.solver.probe import VALIDITY_PROBE_BUDGET, Points
 from dimsolve.solver.problem import Problem
+from dimsolve.solver.terms import at_most
 
 BLAME_BUDGET_TIMEOUTS = 5  # the whole blame gets this many per-query budgets, however many guards
 
@@ -50,26 +52,46 @@ def requirement(problem: Problem, guards: Sequence[z3.BoolRef]) -> z3.BoolRef:
     return z3.Exists(list(problem.auto.values()), z3.And(*problem.auto_domain, body))
 
 
-def counterexample_model(solver: z3.Solver, problem: Problem) -> dict[str, int] | None:
-    """A satisfying model as symbol sizes, preferring small, readable sizes when there are any."""
-    names = [n for n in problem.vars if n not in problem.auto]
+def readable_bounds(problem: Problem) -> dict[str, int]:
+    """The largest size a counterexample shows per named symbol, when the spec admits one that small."""
     example = problem.example()
+    return {n: max(64, 4 * example.get(n, 2)) for n in problem.vars if n not in problem.auto}
+
+
+def model_sizes(model: z3.ModelRef, problem: Problem) -> dict[str, int]:
+    example = problem.example()
+    out = {}
+    for n in problem.vars:
+        if n in problem.auto:
+            continue
+        val = model.eval(problem.vars[n], model_completion=True)
+        out[n] = val.as_long() if z3.is_int_value(val) else example.get(n, 0)
+    return out
+
+
+def is_readable(sizes: dict[str, int], problem: Problem) -> bool:
+    """Every size is within ``readable_bounds`` (then no query for smaller ones)."""
+    bounds = readable_bounds(problem)
+    return all(sizes[n] <= bounds[n] for n in bounds if n in sizes)
+
+
+def counterexample_model(solver: z3.Solver, problem: Problem, known: dict[str, int] | None = None) -> dict[str, int] | None:
+    """A satisfying model as symbol sizes, preferring small, readable sizes when there are any;
+    ``known``: sizes that satisfy the solver's query, already found (used when none is readable)."""
     solver.push()
-    solver.add(*[problem.vars[n] <= max(64, 4 * example.get(n, 2)) for n in names])
+    solver.add(*[at_most(n, bound) for n, bound in readable_bounds(problem).items()])
     outcome = run(solver)
     if outcome is not Outcome.SAT:
         solver.pop()
+        if known is not None:
+            return known
         if run(solver) is not Outcome.SAT:
             return None
         model = solver.model()
     else:
         model = solver.model()
         solver.pop()
-    out = {}
-    for n in names:
-        val = model.eval(problem.vars[n], model_completion=True)
-        out[n] = val.as_long() if z3.is_int_value(val) else example.get(n, 0)
-    return out
+    return model_sizes(model, problem)
 
 
 def open_guards(problem: Problem) -> list[tuple[int, GuardRecord, z3.BoolRef]]:
@@ -79,13 +101,21 @@ def open_guards(problem: Problem) -> list[tuple[int, GuardRecord, z3.BoolRef]]:
 
 def is_valid(problem: Problem, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Outcome:
     """UNSAT means valid. At most one solver call: the fast path before any blame."""
-    guards = [g for _, _, g in open_guards(problem)]
+    return _validity(problem, timeout_ms)[0]
+
+
+def _validity(problem: Problem, timeout_ms: int,
+              open_terms: list[z3.BoolRef] | None = None) -> tuple[Outcome, z3.ModelRef | None]:
+    """``is_valid``, with the counterexample model when SAT (without AUTO sizes: the blame reuses it);
+    ``open_terms``: the open guards' terms, when already known."""
+    guards = [g for _, _, g in open_guards(problem)] if open_terms is None else open_terms
     if not guards and not problem.auto:  # with AUTO sizes the requirement still says "some exist"
-        return Outcome.UNSAT
+        return Outcome.UNSAT, None
     solver = make_solver(timeout_ms)
     solver.add(*problem.domain)
     solver.add(z3.Not(requirement(problem, guards)))
-    return run(solver)
+    outcome = run(solver)
+    return outcome, solver.model() if outcome is Outcome.SAT and not problem.auto else None
 
 
 class _Blame:
@@ -97,24 +127,44 @@ class _Blame:
     it fails): ``j`` is blamed and ``[a, j)``, ``(j, b)`` are searched next, so k violations cost
     about 3k + 1 queries whatever the number of guards. With AUTO sizes (or an unknown) the range
     is halved instead. Ranges are visited left to right, so (without AUTO sizes) the guards before a
-    range are asserted once, not per query; the whole search has one deadline.
+    range are asserted once, not per query; the whole search has one deadline. Before asking z3
+    about a range, points next to the example (``probe.Points``) are tried: one that fails a guard
+    of the range first answers the query as a model would, so z3 is left the ranges they cannot
+    answer (proofs that a range holds no blamed guard, failures far from the example).
     """
 
-    def __init__(self, problem: Problem, timeout_ms: int) -> None:
+    def __init__(self, problem: Problem, timeout_ms: int, points: Points) -> None:
         self.problem = problem
         self.guards = open_guards(problem)
         self.terms = [g for _, _, g in self.guards]
         self.timeout_ms = timeout_ms
         self.deadline = time.monotonic() + BLAME_BUDGET_TIMEOUTS * timeout_ms / 1000
-        self.solver = make_solver(timeout_ms)
-        self.solver.add(*problem.domain)
+        self._solver: z3.Solver | None = None  # made on the first query (points may answer them all)
         self.asserted = 0  # guards before this index are asserted in self.solver (no AUTO sizes)
         self.violations: list[GuardViolation] = []
         self.undecided: list[GuardRecord] = []
+        self.failing: dict[int, dict[str, int]] = {}  # blamed guards known from a range's model (no re-query)
+        self.points = points  # over the same guards
 
-    def run(self, whole: Outcome) -> None:
-        """Blame every guard; ``whole`` is the outcome already known for all of them together."""
+    @property
+    def solver(self) -> z3.Solver:
+        if self._solver is None:
+            self._solver = make_solver(self.timeout_ms)
+            self._solver.add(*self.problem.domain)
+        return self._solver
+
+    def run(self, whole: Outcome, model: z3.ModelRef | None = None, point: tuple[int, dict[str, int]] | None = None) -> None:
+        """Blame every guard; ``whole`` is the outcome already known for all of them together, and
+        ``model`` its counterexample, or ``point`` one found in Python (the first range's query is
+        not asked again)."""
         todo: list[tuple[int, int]] = [(0, len(self.guards))]
+        if point is not None:
+            self.failing[point[0]] = point[1]
+            todo = [(point[0] + 1, len(self.guards)), (point[0], point[0] + 1), (0, point[0])]
+        elif model is not None and not self.problem.auto and len(self.guards) > 1:
+            todo = self._ranges(model, 0, len(self.guards))
+        elif model is not None and not self.problem.auto:
+            self.failing[0] = model_sizes(model, self.problem)
         while todo:
             lo, hi = todo.pop()
             if hi <= lo:
@@ -135,6 +185,11 @@ class _Blame:
 
     def _split(self, lo: int, hi: int) -> list[tuple[int, int]]:
         """The ranges still to search in ``[lo, hi)``, last first (a stack)."""
+        point = self.points.witness(lo, hi)
+        if point is not None:  # sizes near the example answer the query
+            j, sizes = point
+            self.failing[j] = sizes
+            return [(j + 1, hi), (j, j + 1), (lo, j)]
         outcome = self._fails(lo, hi, keep=not self.problem.auto)
         if outcome is Outcome.UNSAT:
             return []
@@ -142,16 +197,30 @@ class _Blame:
             return self._halves(lo, hi)
         model = self.solver.model()
         self.solver.pop()
+        return self._ranges(model, lo, hi)
+
+    def _ranges(self, model: z3.ModelRef, lo: int, hi: int) -> list[tuple[int, int]]:
+        """Split ``[lo, hi)`` at the first guard that ``model`` (which satisfies the guards < lo) fails."""
         for j in range(lo, hi):
             if z3.is_false(model.eval(self.terms[j], model_completion=True)):
+                self.failing[j] = model_sizes(model, self.problem)  # it satisfies guards < j and fails j: blamed
                 return [(j + 1, hi), (j, j + 1), (lo, j)]
         return self._halves(lo, hi)  # no guard fails at the model (never expected): search blind
 
     def _leaf(self, index: int) -> None:
         position, record, _ = self.guards[index]
-        outcome = self._fails(index, index + 1, keep=True)
+        point = self.points.witness(index, index + 1) if index not in self.failing else None
+        known = point[1] if point is not None else self.failing.get(index)
+        if known is not None and is_readable(known, self.problem):  # a counterexample already
+            self.violations.append(GuardViolation(record, position, known))
+            return
+        if known is not None:  # known SAT: only set the query up for a readable model
+            self._push_query(index, index + 1)
+            outcome = Outcome.SAT
+        else:
+            outcome = self._fails(index, index + 1, keep=True)
         if outcome is Outcome.SAT:
-            cex = counterexample_model(self.solver, self.problem)
+            cex = counterexample_model(self.solver, self.problem, known)
             self.solver.pop()
             if cex is not None:
                 self.violations.append(GuardViolation(record, position, cex))
@@ -161,6 +230,14 @@ class _Blame:
 
     def _fails(self, lo: int, hi: int, keep: bool = False) -> Outcome:
         """Is some guard of ``[lo, hi)`` blamed? ``keep``: leave the query pushed (for a model)."""
+        self._push_query(lo, hi)
+        outcome = run(self.solver)
+        if not keep or outcome is not Outcome.SAT:
+            self.solver.pop()
+        return outcome
+
+    def _push_query(self, lo: int, hi: int) -> None:
+        """Assert the guards before ``lo``, then push "some guard of ``[lo, hi)`` is blamed"."""
         guards = self.terms
         self.solver.set("timeout", max(1, min(self.timeout_ms, int(1000 * (self.deadline - time.monotonic())))))
         if not self.problem.auto:
@@ -171,19 +248,20 @@ class _Blame:
             self.solver.add(requirement(self.problem, guards[:lo]), z3.Not(requirement(self.problem, guards[:hi])))
         else:
             self.solver.add(z3.Not(z3.And(guards[lo:hi])))
-        outcome = run(self.solver)
-        if not keep or outcome is not Outcome.SAT:
-            self.solver.pop()
-        return outcome
 
 
 def check(problem: Problem, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
     """Decide the problem. Unknown is an honest answer, never reported as valid."""
-    overall = is_valid(problem, timeout_ms)
+    guards = open_guards(problem)
+    points = Points(problem, [r for _, r, _ in guards])
+    # sizes next to the example that fail a guard: violated, without the validity query
+    point = points.witness(0, len(guards), spend=VALIDITY_PROBE_BUDGET) if guards else None
+    terms = [g for _, _, g in guards]
+    overall, model = (Outcome.SAT, None) if point is not None else _validity(problem, timeout_ms, terms)
     if overall is Outcome.UNSAT:
         return Verdict(Status.VALID)
-    blame = _Blame(problem, timeout_ms)
-    blame.run(overall)
+    blame = _Blame(problem, timeout_ms, points)
+    blame.run(overall, model, point)
     if blame.violations:
         return Verdict(Status.VIOLATED, tuple(blame.violations), tuple(blame.undecided))
     return Verdict(Status.UNKNOWN, (), tuple(blame.undecided) or tuple(r for r, _ in problem.guards))

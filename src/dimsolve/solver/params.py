@@ -83,7 +83,7 @@ def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExp
     for i, (record, _) in enumerate(problem.guards):
         # with x static (4), Eq(x*y, z) is the linear Eq(4*y, z)
         expr = without_small_size_cases(record.expr.xreplace(
-            {s: statics[str(s)] for s in record.expr.free_symbols if str(s) in statics}))
+            {s: statics[s.name] for s in record.expr.free_symbols if s.name in statics}))
         if not extra_guards or not isinstance(expr, sympy.Equality):
             continue
         lin = lin_from_sympy(expr.lhs - expr.rhs, allowed)
@@ -158,7 +158,7 @@ def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[i
         guard = problem.guards[i][0].expr
         if not floordiv and not isinstance(guard, sympy.Equality):
             continue  # ``Mod(z, 5) != 0`` is better served by a range; the lattice is the fallback
-        known = {s: sympy.Integer(constants.get(SYM + str(s), 0)) for s in guard.free_symbols if SYM + str(s) in constants}
+        known = {s: sympy.Integer(constants[SYM + s.name]) for s in guard.free_symbols if SYM + s.name in constants}
         for atom in guard.xreplace(known).atoms(sympy.Function):
             if type(atom).__name__ not in kinds or not atom.args[1].is_Integer:
                 continue
@@ -314,10 +314,10 @@ def defined_by_guards(problem: Problem, elim: Elimination, consumed: set[int]) -
         if i in consumed or record in implied or not isinstance(expr, sympy.Equality):
             continue
         unit = unit_linear_symbols(expr.lhs - expr.rhs)
-        if not unit or any(str(a) in problem.auto for a in unit):
+        if not unit or any(a.name in problem.auto for a in unit):
             continue  # nothing to solve for, or a Dim.AUTO size absorbs it (x - 1 == y, y AUTO)
-        for sym in sorted(unit, key=str):
-            root = _single_symbol_root(problem, str(sym))
+        for sym in sorted(unit, key=lambda u: u.name):
+            root = _single_symbol_root(problem, sym.name)
             if root is None or root in defined:
                 continue
             free = [v for v in elim.value_of(ROOT + root) if v != CONST]

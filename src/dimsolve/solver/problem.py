@@ -17,6 +17,8 @@ import z3
 from dimsolve.dims.model import DimKind, Spec, SpecEntry
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet
 from dimsolve.solver.linear import INF, BoxEvaluator, BoxValue, Interval
+from dimsolve.solver.symbolic import identically_true
+from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
 from dimsolve.solver.translate import Translator, Unsupported
 
 MIN_DYNAMIC_SIZE = 2
@@ -50,37 +52,38 @@ class Problem:
 
 
 def root_var(name: str) -> z3.ArithRef:
-    return z3.Int(f"root!{name}")
+    return int_var(f"root!{name}")
 
 
-def _entry_constraint(entry: SpecEntry, var: z3.ArithRef, spec: Spec, roots: dict[str, z3.ArithRef]) -> list[z3.BoolRef]:
+def _entry_constraint(entry: SpecEntry, name: str, roots: dict[str, z3.ArithRef]) -> list[z3.BoolRef]:
+    """The constraints of one spec entry on symbol ``name`` (z3 terms from ``terms``' cache)."""
     d = entry.dim
     if d.kind is DimKind.STATIC:
-        return [var == (d.value if d.value is not None else entry.example)]
+        return [equals_affine(name, None, 0, d.value if d.value is not None else entry.example)]
     if d.kind in (DimKind.ROOT, DimKind.DERIVED) and d.root is not None:
         if d.root not in roots:
             roots[d.root] = root_var(d.root)
-        return [var == d.coeff * roots[d.root] + d.offset, var >= MIN_DYNAMIC_SIZE]
-    bounds = [var >= max(d.min or 0, MIN_DYNAMIC_SIZE)]
+        return [equals_affine(name, f"root!{d.root}", d.coeff, d.offset), at_least(name, MIN_DYNAMIC_SIZE)]
+    bounds = [at_least(name, max(d.min or 0, MIN_DYNAMIC_SIZE))]
     if d.max is not None:
-        bounds.append(var <= d.max)
+        bounds.append(at_most(name, d.max))
     return bounds
 
 
 def _root_bounds(spec: Spec, roots: dict[str, z3.ArithRef]) -> list[z3.BoolRef]:
     out: list[z3.BoolRef] = []
-    for name, var in roots.items():
+    for name in roots:
         root = spec.roots.get(name)
         if root is None:
             continue
-        out.append(var >= root.min)
+        out.append(at_least(f"root!{name}", root.min))
         if root.max is not None:
-            out.append(var <= root.max)
+            out.append(at_most(f"root!{name}", root.max))
     return out
 
 
 def build_problem(guardset: GuardSet, spec: Spec) -> Problem:
-    vars_ = {s.name: z3.Int(s.name) for s in guardset.symbols if s.backed}
+    vars_ = {s.name: int_var(s.name) for s in guardset.symbols if s.backed}
     roots: dict[str, z3.ArithRef] = {}
     auto: dict[str, z3.ArithRef] = {}
     domain: list[z3.BoolRef] = []
@@ -94,17 +97,16 @@ def build_problem(guardset: GuardSet, spec: Spec) -> Problem:
                 unsymbolic.append(entry)
             continue
         entries_of.setdefault(info.name, []).append(entry)
-        var = vars_[info.name]
         if entry.dim.kind in (DimKind.AUTO, DimKind.DYNAMIC):  # torch infers these: existential
-            auto[info.name] = var
-            auto_domain.extend(_entry_constraint(entry, var, spec, roots))
+            auto[info.name] = vars_[info.name]
+            auto_domain.extend(_entry_constraint(entry, info.name, roots))
         else:
-            domain.extend(_entry_constraint(entry, var, spec, roots))
+            domain.extend(_entry_constraint(entry, info.name, roots))
     # a symbol no spec entry mentions (an input the spec does not cover) keeps its example size
-    for name, var in vars_.items():
+    for name in vars_:
         if name not in entries_of:
             example = guardset.symbol(name).example  # type: ignore[union-attr]
-            domain.append(var == example)
+            domain.append(equals_affine(name, None, 0, example))  # type: ignore[arg-type]
     domain.extend(_root_bounds(spec, roots))
     # AUTO symbols also named elsewhere (aliased input) are not free
     for name in list(auto):
@@ -194,10 +196,10 @@ def implied(guards: Iterable[GuardRecord], atoms: Mapping[str, Interval],
     values = {s: BoxValue(((a, c),), o) if a is not None and c else BoxValue(const=o)
               for s, (a, c, o) in forms.items() if a is None or not c or a in atoms}  # no interval: unknown
     evaluator = BoxEvaluator(atoms, values)
-    return {g for g in guards if evaluator.always(g.expr)}
+    return {g for g in guards if evaluator.always(g.expr) or identically_true(g.expr, atoms, forms)}
 
 
-def _size_forms(problem: Problem) -> tuple[dict[str, Interval], dict[str, Form]]:
+def size_forms(problem: Problem) -> tuple[dict[str, Interval], dict[str, Form]]:
     """Each symbol's value as the domain states it, and the intervals of the atoms those use."""
     atoms: dict[str, Interval] = {}
     forms: dict[str, Form] = {}
@@ -231,4 +233,4 @@ def _root_interval(problem: Problem, name: str) -> Interval:
 
 def settle(problem: Problem) -> frozenset[GuardRecord]:
     """The guards true on every size the spec admits, decided without z3 (see above)."""
-    return frozenset(implied((record for record, _ in problem.guards), *_size_forms(problem)))
+    return frozenset(implied((record for record, _ in problem.guards), *size_forms(problem)))

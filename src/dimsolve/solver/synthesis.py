@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import z3
+
 from dimsolve.diagnostics.model import MakeAuto, NewRoot, Relate, SetRange, SpecChange, Specialize
 from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec, SpecEntry
-from dimsolve.solver.boxes import Box, Candidate, candidate_valid, initial_boxes, search_boxes
+from dimsolve.solver.boxes import Box, Candidate, candidate_model, candidate_valid, failing_guards, initial_boxes, search_boxes
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome
 from dimsolve.solver.check import Verdict, is_valid
 from dimsolve.solver.params import Affine, Parametrisation, parametrise, user_roots
@@ -38,21 +40,13 @@ def effective_box(problem: Problem, root: str) -> Box:
     return lo, hi
 
 
-def _involved(problem: Problem, cand: Candidate, timeout_ms: int) -> list[str]:
-    """Roots of the symbols in guards that the current box does not imply."""
+def _involved(problem: Problem, cand: Candidate, timeout_ms: int, seed: z3.ModelRef | None = None) -> list[str]:
+    """Roots of the symbols in guards that the current box does not imply (``seed``: a model of the
+    box failing the guards, see ``boxes.failing_guards``)."""
+    indices = [i for i in range(len(problem.guards)) if i not in cand.par.consumed]
     involved: list[str] = []
-    all_guards = problem.guards
-    for i, (record, guard) in enumerate(all_guards):
-        if i in cand.par.consumed:
-            continue
-        problem.guards = [(record, guard)]
-        try:
-            outcome = candidate_valid(problem, cand, timeout_ms)
-        finally:
-            problem.guards = all_guards
-        if outcome is Outcome.UNSAT:
-            continue
-        for sym in sorted(record.symbols):
+    for i in sorted(failing_guards(problem, cand, indices, timeout_ms, seed)):
+        for sym in sorted(problem.guards[i][0].symbols):
             aff = cand.par.symbols.get(sym)
             if aff and aff.param and aff.param not in involved:
                 involved.append(aff.param)
@@ -141,13 +135,18 @@ def pin_roots(spec: Spec, pinned: dict[str, int]) -> Spec:
 
 
 def _round(current: Problem, violated: set[int], timeout_ms: int, floordiv: bool = False) -> Candidate | None:
-    par = parametrise(current, violated, floordiv)
+    return _search(current, parametrise(current, violated, floordiv), timeout_ms)
+
+
+def _search(current: Problem, par: Parametrisation | None, timeout_ms: int) -> Candidate | None:
+    """The widest boxes for ``par``'s roots (None: the equalities are contradictory)."""
     if par is None:
         return None
     cand = Candidate(par, initial_boxes(current, par))
-    if candidate_valid(current, cand, timeout_ms) is Outcome.UNSAT:
+    outcome, model = candidate_model(current, cand, timeout_ms)
+    if outcome is Outcome.UNSAT:
         return cand
-    search_boxes(current, cand, _involved(current, cand, timeout_ms), timeout_ms)
+    search_boxes(current, cand, _involved(current, cand, timeout_ms, model), timeout_ms)
     if candidate_valid(current, cand, timeout_ms) is not Outcome.UNSAT:
         # guards that only fail together (through a size left to Dim.AUTO): grow every root they touch
         cand = Candidate(par, initial_boxes(current, par))
@@ -219,7 +218,9 @@ def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIM
     current = problem
     cand = _round(current, violated, timeout_ms)
     if cand is not None and cand.fixed:  # specialised: a FloorDiv lattice may keep the dims dynamic
-        lattice = _round(current, violated, timeout_ms, floordiv=True)
+        lattice_par = parametrise(current, violated, floordiv=True)
+        # the same parametrisation (no FloorDiv to lattice) would search the same boxes again
+        lattice = _search(current, lattice_par, timeout_ms) if lattice_par != cand.par else None
         if lattice is not None and dynamism(current, lattice) > dynamism(current, cand):
             cand = lattice
     while cand is not None:
