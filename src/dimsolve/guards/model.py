@@ -8,6 +8,7 @@ can be re-checked without re-tracing. This module must not import torch.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 import sympy
@@ -45,6 +46,12 @@ class SymbolInfo:
         return sympy.Symbol(self.name, integer=True)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _free_names(expr: sympy.Basic) -> frozenset[str]:
+    """Names of ``expr``'s symbols, computed once per expression: the checks ask for them often."""
+    return frozenset(str(s) for s in expr.free_symbols)
+
+
 @dataclass(frozen=True, slots=True)
 class GuardRecord:
     """One condition the model requires of its inputs' sizes, with the user's line that emitted it."""
@@ -55,7 +62,7 @@ class GuardRecord:
 
     @property
     def symbols(self) -> frozenset[str]:
-        return frozenset(str(s) for s in self.expr.free_symbols)
+        return _free_names(self.expr)
 
 
 @dataclass(frozen=True, slots=True)
