@@ -1,11 +1,17 @@
-"""Confirm an "ok" verdict with torch when the spec makes static a dim dimsolve traced dynamic.
+"""Ask torch.export itself where dimsolve's all-dynamic trace cannot speak for it.
 
 dimsolve's trace keeps every dimension dynamic, so one GuardSet serves every spec. A spec with
 static sizes can send torch down other code paths (a flatten that is a view only for some sizes)
-whose guards the dynamic trace never saw. Only then, and only for a verdict of "ok", dimsolve asks
-torch.export itself; when torch raises, dimsolve traces again with those dims static and either
-reports the real violations that trace shows, or (every guard holds, torch just cannot prove one
-on a named Dim) a DS503 with a fix that torch.export is seen to accept.
+whose guards the dynamic trace never saw, and torch raises on any guard it cannot prove for a
+named Dim, true or not. So:
+
+- ``confirm_with_torch``: an "ok" verdict on a spec with static sizes the trace kept free is
+  exported once; when torch raises, dimsolve traces again with those dims static and reports the
+  real violations that trace shows, or (every guard holds, torch cannot prove one) a DS503 with a
+  fix torch.export is seen to accept. Static sizes the guards pin (Linear's in-features) are not
+  confirmed: usually the traces agree, and confirming them would double the cost of most checks;
+  a pin that comes late in the model can still differ, which ``confirm_fix`` catches in fixes.
+- ``confirm_fix``: every verified fix is exported once before it is shown.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ def pinned_symbols(guardset: GuardSet) -> set[str]:
 
 def live_static_dims(spec: Spec, guardset: GuardSet) -> list[DimPath]:
     """Dims the spec makes static that the all-dynamic trace kept as free symbols: with them static,
-    torch may emit guards that trace did not show. Dims the guards pin anyway are traced the same."""
+    torch may emit guards that trace did not show (dims the guards pin are left out, see above)."""
     pinned = pinned_symbols(guardset)
     traced = {p for s in guardset.symbols if s.backed and s.name not in pinned for p in s.paths}
     return [e.path for e in spec.entries if e.dim.kind is DimKind.STATIC and e.path in traced]
