@@ -227,7 +227,10 @@ def quiet_torch_logs() -> Iterator[None]:
     """torch logs warnings (0/1 specialisation, recompiles) that dimsolve reports itself, better worded."""
     import logging
 
-    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    # child loggers torch configured with their own level (symbolic_shapes) ignore their parent's
+    known = [lg for name, lg in logging.root.manager.loggerDict.items()
+             if isinstance(lg, logging.Logger) and name.startswith(tuple(n + "." for n in _NOISY_LOGGERS))]
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS] + known
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL)
