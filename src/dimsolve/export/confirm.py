@@ -17,7 +17,7 @@ named Dim, true or not. So:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy
@@ -87,20 +87,17 @@ def confirm_with_torch(report: Report, model: Any, args: tuple, kwargs: Mapping[
 def _unproven(report: Report, verdict: Any, model: Any, args: tuple, kwargs: Mapping[str, Any] | None,
               strict: bool) -> Report:
     """DS503 for each guard torch could not prove; the fix leaves those dims to Dim.AUTO."""
-    from dimsolve.dims.render import to_torch
-    from dimsolve.guards.confirm import torch_verdict, user_terms
+    from dimsolve.guards.confirm import user_terms
 
     assert report.spec is not None
     spec = report.spec
-    roots = [u.dim for u in verdict.unproven if u.dim in spec.roots]
-    changes = tuple(MakeAuto(r) for r in dict.fromkeys(roots))
-    fixed = apply_changes(spec, changes) if changes else None
-    verified = fixed is not None and torch_verdict(model, args, kwargs, to_torch(fixed), strict).exported
-    diagnostics = [_diagnostic(spec, u.dim, u.guard, changes if verified else ()) for u in verdict.unproven]
+    relaxed = _relax(spec, verdict, model, args, kwargs, strict)
+    changes = relaxed.added if relaxed.fixed is not None else ()
+    diagnostics = [_diagnostic(spec, u.dim, u.guard, changes) for u in verdict.unproven]
     if not diagnostics:  # torch raised without naming a guard: say so rather than call the spec ok
         diagnostics = [_diagnostic(spec, "", user_terms(_first_detail(verdict.message)), ())]
     return replace(report, diagnostics=report.diagnostics + tuple(diagnostics),
-                   fixed_spec=fixed if verified else None, fix_verified=verified)
+                   fixed_spec=relaxed.fixed, fix_verified=relaxed.fixed is not None)
 
 
 def _diagnostic(spec: Spec, root: str, guard: str, changes: tuple[MakeAuto, ...]) -> Diagnostic:
@@ -123,38 +120,66 @@ def _diagnostic(spec: Spec, root: str, guard: str, changes: tuple[MakeAuto, ...]
     )
 
 
-MAX_FIX_ROUNDS = 3  # each round leaves one more set of Dims torch objects to to Dim.AUTO
+MAX_FIX_ROUNDS = 3  # exports after the first; each round sends the Dims torch named to Dim.AUTO
 
 
-def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, strict: bool) -> Report:
-    """A verified fix is exported once with torch before it is shown.
+@dataclass(frozen=True)
+class _Relaxed:
+    fixed: Spec | None  # the spec torch accepted; None when it still objects
+    added: tuple[MakeAuto, ...]  # the Dims left to Dim.AUTO on the way
+    why: tuple[str, ...]  # torch's objection behind each round, in the user's words
+    verdict: Any  # torch's last answer
 
-    The solver proves the fix against the guards of the all-dynamic trace; torch exports the fixed
-    spec with its own static sizes and rules. Two objections have a fix of their own: a guard it
-    cannot prove on a named Dim (``(2*((n+1)//2)) % (12*((n+1)//2)) != 0`` once a dim is static),
-    and a size it ties to a named Dim by a relation a Dim cannot write ("must always be related":
-    ``x1 = 15 - 2*d0``). Those Dims go to Dim.AUTO; anything else leaves the fix unverified.
+
+def _relax(spec: Spec, verdict: Any, model: Any, args: tuple, kwargs: Mapping[str, Any] | None,
+           strict: bool) -> _Relaxed:
+    """After torch rejected ``spec`` (``verdict``): send the Dims it names to Dim.AUTO and
+    export again, until torch accepts or names nothing more.
+
+    Two objections have this fix: a guard it cannot prove on a named Dim, and a size it ties to a
+    named Dim by a relation a Dim cannot write ("must always be related": ``x1 = 15 - 2*d0``).
     """
     from dimsolve.dims.render import to_torch
-    from dimsolve.guards.confirm import torch_verdict, user_terms
+    from dimsolve.guards.confirm import torch_verdict
 
-    if report.spec is None or report.fixed_spec is None or not report.fix_verified:
-        return report
-    fixed, added, why = report.fixed_spec, [], []
+    added: list[MakeAuto] = []
+    why: list[str] = []
     for _ in range(MAX_FIX_ROUNDS):
-        verdict = torch_verdict(model, args, kwargs, to_torch(fixed), strict)
-        if verdict.exported:
-            return _with_auto_changes(report, fixed, tuple(added), why)
-        unproven = {u.dim: u.guard for u in verdict.unproven if u.dim in fixed.roots}
-        related = [r for r in verdict.related if r in fixed.roots and r not in unproven]
+        unproven = {u.dim: u.guard for u in verdict.unproven if u.dim in spec.roots}
+        related = [r for r in verdict.related if r in spec.roots and r not in unproven]
         if not unproven and not related:
             break
         changes = [MakeAuto(r) for r in [*unproven, *related]]
         why += [f"torch.export cannot prove `{g}` for `{r}`" for r, g in unproven.items()]
         why += [f"torch.export ties a size to `{r}` by a relation a Dim cannot write" for r in related]
         added += changes
-        fixed = apply_changes(fixed, changes)
-    note = "torch.export rejects this fix: " + user_terms(_first_detail(verdict.message))
+        spec = apply_changes(spec, changes)
+        verdict = torch_verdict(model, args, kwargs, to_torch(spec), strict)
+        if verdict.exported:
+            return _Relaxed(spec, tuple(added), tuple(why), verdict)
+    return _Relaxed(None, tuple(added), tuple(why), verdict)
+
+
+def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, strict: bool) -> Report:
+    """A verified fix is exported once with torch before it is shown.
+
+    The solver proves the fix against the guards of the all-dynamic trace; torch exports the fixed
+    spec with its own static sizes and rules. Objections ``_relax`` has a fix for (a guard torch
+    cannot prove once a dim is static, a relation it cannot write) send those Dims to Dim.AUTO;
+    anything else leaves the fix unverified.
+    """
+    from dimsolve.dims.render import to_torch
+    from dimsolve.guards.confirm import torch_verdict, user_terms
+
+    if report.spec is None or report.fixed_spec is None or not report.fix_verified:
+        return report
+    verdict = torch_verdict(model, args, kwargs, to_torch(report.fixed_spec), strict)
+    if verdict.exported:
+        return report
+    relaxed = _relax(report.fixed_spec, verdict, model, args, kwargs, strict)
+    if relaxed.fixed is not None:
+        return _with_auto_changes(report, relaxed.fixed, relaxed.added, relaxed.why)
+    note = "torch.export rejects this fix: " + user_terms(_first_detail(relaxed.verdict.message))
     diagnostics = tuple(replace(d, notes=d.notes + (note,)) if d.fixes else d for d in report.diagnostics)
     return replace(report, diagnostics=diagnostics, fix_verified=False)
 
@@ -164,10 +189,8 @@ def _first_detail(message: str) -> str:
     return next((ln for ln in lines[1:] if ln and not ln.startswith("Suggested")), lines[0] if lines else "")
 
 
-def _with_auto_changes(report: Report, fixed: Spec, added: tuple[MakeAuto, ...], why: list[str]) -> Report:
+def _with_auto_changes(report: Report, fixed: Spec, added: tuple[MakeAuto, ...], why: tuple[str, ...]) -> Report:
     """The fix torch accepted, with the extra Dim.AUTO changes on the findings they belong to."""
-    if not added:
-        return report
     verb = " becomes" if len(added) == 1 else " become"
     note = "; ".join(why) + "; so " + ", ".join(f"`{c.target}`" for c in added) + verb + " Dim.AUTO"
     owners = [i for i, d in enumerate(report.diagnostics) if any(
