@@ -167,3 +167,11 @@ class Spec:
 
     def users_of(self, root: str) -> tuple[SpecEntry, ...]:
         return tuple(e for e in self.entries if e.dim.root == root)
+
+    def root_example(self, root: str) -> int | None:
+        """The root's value at the example, read off its first named user (``x: d + 2``, x = 3: 1);
+        parsing has checked that every user agrees. None when no entry uses it."""
+        for e in self.entries:
+            if e.dim.is_named and e.dim.root == root:
+                return (e.example - e.dim.offset) // e.dim.coeff
+        return None

@@ -49,14 +49,9 @@ class _Symbol:
     spec: Range
 
 
-def _root_value(entries: list[SpecEntry]) -> int:
-    e = entries[0]
-    return (e.example - e.dim.offset) // e.dim.coeff
-
-
 def _root_symbol(problem: Problem, root: str) -> _Symbol:
     users = [e for e in problem.spec.users_of(root) if e.dim.is_named]
-    value = _root_value(users) if users else 0
+    value = problem.spec.root_example(root) or 0
     spec = effective_box(problem, root)
     if any(e.dim.kind is DimKind.ROOT for e in users):
         return _Symbol(True, False, value, spec)

@@ -39,7 +39,7 @@ def _new_sizes(spec: Spec, dims: list[DimPath], shift_all_hints: bool) -> dict[D
         d = entry.dim
         if d.is_named and d.root:
             users = spec.users_of(d.root)
-            current = (entry.example - d.offset) // d.coeff
+            current = spec.root_example(d.root)
             needed = max([current] + [-((u.dim.offset - 2) // u.dim.coeff) for u in users])
             root = spec.roots.get(d.root)
             if root is not None and root.max is not None and needed > root.max:
@@ -158,8 +158,7 @@ def root_shifts(spec: Spec) -> list[RootShift]:
         users = [e for e in spec.users_of(name) if e.dim.is_named]
         if not users or any((e.dim.coeff, e.dim.offset) == (1, 0) for e in users):
             continue  # a root some input uses directly is that input's size: 0/1 there is the usual case
-        first = users[0]
-        value = (first.example - first.dim.offset) // first.dim.coeff
+        value = spec.root_example(name)
         if value in (0, 1):
             new = "_" + name
             while new in spec.roots:
