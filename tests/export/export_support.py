@@ -346,3 +346,19 @@ def linear_form(dim: Any) -> tuple[str, int, int]:
     root, a, b = _linear(dim)
     return root.__name__, a, b
 
+
+# ----------------------------------------------------------------------------------------------
+# Models more than one test file uses
+# ----------------------------------------------------------------------------------------------
+
+
+class CatStrideLinear(torch.nn.Module):
+    """Linear on cat([x, x[::2]]): with x.shape[1] static torch emits a divisibility guard on
+    x.shape[0] that always holds but that it cannot prove for a named Dim (DS503)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.lin(torch.cat([x, x[::2]]))

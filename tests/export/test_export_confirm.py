@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from export_support import CatStrideLinear
 from torch.export import Dim
 
 import dimsolve
 from dimsolve.export.cache import GuardSetCache, check_cached
 
 pytestmark = pytest.mark.torch
-
-
-class CatStrideLinear(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.lin(torch.cat([x, x[::2]]))
 
 
 class Pool(torch.nn.Module):

@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 import torch
+from export_support import CatStrideLinear
 from genmodels_programs import GenCase, Root, SpecPlan, gen_cases, propagate
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import note as _hyp_note
@@ -370,15 +371,6 @@ BUG_STATIC_DIM_MOD_GUARD = (
     "dimsolve bug: it traces with every dim dynamic, but with the spec's static dims torch emits (and cannot "
     "prove) a divisibility guard `(3*dx + 3*((dx+1)//2)) % (dx + (dx+1)//2) == 0` when Linear flattens "
     "cat([x, x[::2]]); torch.export raises a constraint violation on a spec dimsolve calls ok")
-
-
-class CatStrideLinear(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.lin(torch.cat([x, x[::2]]))
 
 
 @pytest.mark.torch

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from contextlib import contextmanager
 
 import pytest
 import sympy
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 import dimsolve.solver.check as check_module
 from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, SymbolInfo
+from dimsolve.service.pool import fresh_z3_context
 from dimsolve.solver.budget import Outcome, check as run, make_solver
 from dimsolve.solver.check import Status, check
 from dimsolve.solver.problem import backed_guards, build_problem, implied, translated_guards
@@ -174,20 +174,13 @@ def test_blame_by_bisection_finds_exactly_the_first_failures(violated):
     assert {v.index for v in verdict.violations} == blamed(spec, gs, cap=100)
 
 
-def test_blame_needs_far_fewer_queries_than_guards(monkeypatch):
+def test_blame_needs_far_fewer_queries_than_guards(check_queries):
     gs, spec = _many_guards(256, {100})
     problem = build_problem(gs, spec)
     assert not problem.implied  # every guard goes to z3
-    calls = []
-
-    def counting_run(solver, *assumptions):
-        calls.append(1)
-        return run(solver, *assumptions)
-
-    monkeypatch.setattr(check_module, "run", counting_run)
     verdict = check(problem)
     assert [v.index for v in verdict.violations] == [100]
-    assert len(calls) <= 4 * math.ceil(math.log2(256)) + 4, len(calls)
+    assert len(check_queries) <= 4 * math.ceil(math.log2(256)) + 4, len(check_queries)
 
 
 def test_blame_past_its_deadline_is_unknown_never_valid(monkeypatch):
@@ -210,22 +203,11 @@ def test_translation_is_shared_by_every_spec_checked_against_one_guardset():
     assert first.guards is not second.guards  # each problem owns its list (synthesis swaps it)
 
 
-@contextmanager
-def fresh_default_context():
-    """What the service does around each check (``service.pool.fresh_z3_context``)."""
-    saved = z3.z3._main_ctx
-    z3.z3._main_ctx = None
-    try:
-        yield
-    finally:
-        z3.z3._main_ctx = saved
-
-
 def test_caches_follow_the_default_z3_context():
     gs, spec = _many_guards(8, {3})
     expected = [v.index for v in check(build_problem(gs, spec)).violations]
     for _ in range(2):
-        with fresh_default_context():
+        with fresh_z3_context():
             problem = build_problem(gs, spec)
             assert all(g.ctx is z3.main_ctx() for _, g in problem.guards)
             assert [v.index for v in check(problem).violations] == expected

@@ -13,12 +13,10 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import dimsolve.solver.check as check_module
 import dimsolve.solver.probe as probe_module
 from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec
 from dimsolve.guards.model import GuardRecord
 from dimsolve.solver.boxes import Candidate, _domain, _failing_one_by_one, failing_guards, initial_boxes
-from dimsolve.solver.budget import check as run
 from dimsolve.solver.check import Status, check
 from dimsolve.solver.params import parametrise
 from dimsolve.solver.problem import build_problem
@@ -153,20 +151,13 @@ def test_points_blame_the_same_guards_as_z3(monkeypatch):
             assert all(holds(g, v.counterexample) for g in backed[: v.index])
 
 
-def test_points_spare_z3_only_the_queries_they_answer(monkeypatch):
+def test_points_spare_z3_only_the_queries_they_answer(check_queries):
     gs, spec = _unrelated_mask()
     problem = build_problem(gs, spec)
-    calls = []
-
-    def counting(solver, *assumptions):
-        calls.append(1)
-        return run(solver, *assumptions)
-
-    monkeypatch.setattr(check_module, "run", counting)
     verdict = check(problem)
     # guard 0 fails at mb = 3; guard 1 never fails first (it needs guard 0 to fail): z3 proves that
     assert [v.index for v in verdict.violations] == [0, 2]
-    assert len(calls) == 1
+    assert len(check_queries) == 1
 
 
 # --- the batched "guards the candidate box does not imply" ---------------------------------------------
