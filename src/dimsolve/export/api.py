@@ -9,8 +9,7 @@ from typing import Any
 
 from dimsolve.guards.model import GuardSet
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS
-from dimsolve.export.confirm import confirm_fix as _confirm_fix
-from dimsolve.export.confirm import confirm_with_torch as _confirm
+from dimsolve.export.confirm import confirm as _confirm
 from dimsolve.export.pipeline import check_against as _check
 from dimsolve.export.pipeline import recheck_zero_one as _recheck_zero_one
 from dimsolve.export.report import Report
@@ -92,8 +91,7 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
     guardset = trace_guards(model, tuple(args), kwargs, strict=strict)
     report = _check(guardset, parsed.spec, timeout_ms)
     report = _recheck_zero_one(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
-    report = _confirm(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
-    return _confirm_fix(report, model, tuple(args), kwargs, strict)
+    return _confirm(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
 
 
 def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:

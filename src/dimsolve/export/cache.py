@@ -294,9 +294,8 @@ def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | 
     with grown inputs; that case is not cached and runs ``check_dynamic_shapes`` itself.
     """
     from dimsolve.dims.parse import parse_spec
-    from dimsolve.export.api import check_dynamic_shapes, check_spec, trace_guards
-    from dimsolve.export.api import trace_variant
-    from dimsolve.export.confirm import confirm_with_torch, live_static_dims
+    from dimsolve.export.api import check_dynamic_shapes, check_spec, trace_guards, trace_variant
+    from dimsolve.export.confirm import confirm
     from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS
     from dimsolve.export.zero_one import specialised_dims
     from dimsolve.guards.serialize import GuardSetFormatError, from_json, to_json
@@ -322,8 +321,6 @@ def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | 
     if report.spec is not None and specialised_dims(report.spec, guardset):
         report = check_dynamic_shapes(model, args, kwargs, dynamic_shapes=dynamic_shapes, strict=strict)
         source = "traced"
-    elif report.spec is not None and report.ok and live_static_dims(report.spec, guardset):
-        # static dims the cached trace kept dynamic: torch.export confirms the verdict (not cached)
-        report = confirm_with_torch(report, model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS,
-                                    trace_variant)
+    else:  # torch.export confirms what the cached trace cannot speak for, as check_dynamic_shapes does
+        report = confirm(report, model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS, trace_variant)
     return CachedCheck(report, source, lookup is Lookup.CORRUPT)

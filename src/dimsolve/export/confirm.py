@@ -60,6 +60,13 @@ def live_static_dims(spec: Spec, guardset: GuardSet) -> list[DimPath]:
     return [e.path for e in spec.entries if e.dim.kind is DimKind.STATIC and e.path in traced]
 
 
+def confirm(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
+            strict: bool, timeout_ms: int, trace: Callable[..., GuardSet]) -> Report:
+    """Both confirmations, in order: the verdict (``confirm_with_torch``), then the fix (``confirm_fix``)."""
+    report = confirm_with_torch(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace)
+    return confirm_fix(report, model, args, kwargs, strict)
+
+
 def confirm_with_torch(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
                        strict: bool, timeout_ms: int, trace: Callable[..., GuardSet]) -> Report:
     """``report`` unless torch.export raises on a spec it calls ok; then what torch's objection is."""
