@@ -36,18 +36,20 @@ def bind_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None) -> di
     return dict(bound.arguments)
 
 
+def _input_path(name: str, key_path: tuple[Any, ...]) -> InputPath:
+    """A pytree key path under parameter ``name`` as dimsolve's ``InputPath``."""
+    from torch.utils._pytree import MappingKey, SequenceKey
+
+    keys = [k.idx if isinstance(k, SequenceKey) else k.key if isinstance(k, MappingKey) else k.name for k in key_path]
+    return InputPath((name, *keys))
+
+
 def input_leaves(bound: Mapping[str, Any]) -> list[Leaf]:
     """Every pytree leaf of every input, in torch's flattening order, with its path."""
-    from torch.utils._pytree import MappingKey, SequenceKey, tree_flatten_with_path
+    from torch.utils._pytree import tree_flatten_with_path
 
-    leaves: list[Leaf] = []
-    for name, value in bound.items():
-        for key_path, leaf in tree_flatten_with_path(value)[0]:
-            keys: list[Any] = [name]
-            for k in key_path:
-                keys.append(k.idx if isinstance(k, SequenceKey) else k.key if isinstance(k, MappingKey) else k.name)
-            leaves.append(Leaf(InputPath(tuple(keys)), leaf))
-    return leaves
+    return [Leaf(_input_path(name, key_path), leaf)
+            for name, value in bound.items() for key_path, leaf in tree_flatten_with_path(value)[0]]
 
 
 def auto_dynamic_shapes(bound: Mapping[str, Any], static: Collection[DimPath] = ()) -> dict[str, Any]:
@@ -55,14 +57,12 @@ def auto_dynamic_shapes(bound: Mapping[str, Any], static: Collection[DimPath] = 
     ``static``), ``None`` for everything else."""
     import torch
     from torch.export import Dim
-    from torch.utils._pytree import MappingKey, SequenceKey, tree_map_with_path
+    from torch.utils._pytree import tree_map_with_path
 
     def leaf_spec(name: str, key_path: tuple[Any, ...], x: Any) -> Any:
         if not isinstance(x, torch.Tensor):
             return None
-        keys = [name] + [k.idx if isinstance(k, SequenceKey) else k.key if isinstance(k, MappingKey) else k.name
-                         for k in key_path]
-        path = InputPath(tuple(keys))
+        path = _input_path(name, key_path)
         return tuple(None if DimPath(path, axis) in static else Dim.AUTO for axis in range(x.dim()))
 
     return {name: tree_map_with_path(lambda kp, x, n=name: leaf_spec(n, kp, x), value) for name, value in bound.items()}
