@@ -168,6 +168,11 @@ class Spec:
     def users_of(self, root: str) -> tuple[SpecEntry, ...]:
         return tuple(e for e in self.entries if e.dim.root == root)
 
+    def used_directly(self, root: str) -> bool:
+        """Some input's size *is* the root (``x: d``), not only derived from it: torch then checks
+        the root's range on that input, and its example value is that input's size."""
+        return any(e.dim.kind is DimKind.ROOT and e.dim.root == root for e in self.entries)
+
     def root_example(self, root: str) -> int | None:
         """The root's value at the example, read off its first named user (``x: d + 2``, x = 3: 1);
         parsing has checked that every user agrees. None when no entry uses it."""

@@ -123,10 +123,9 @@ def _torch_rejects_relation(change: Relate, original: Spec) -> bool:
     ``d`` at the example (``d + 1``, ``2*d``), for a Dim ``d`` some input uses directly: it keeps
     ``d`` and cannot make the hinted size derived from it. (A hinted size smaller than ``d``, such
     as ``d - 1``, is fine: torch makes ``d``'s input derived from the hinted size instead.)"""
-    direct = [e for e in original.entries if e.dim.kind is DimKind.ROOT and e.dim.root == change.root]
-    if not direct:
+    root_value = original.root_example(change.root)
+    if not original.used_directly(change.root) or root_value is None:
         return False
-    root_value = direct[0].example
     return change.coeff * root_value + change.offset > root_value
 
 

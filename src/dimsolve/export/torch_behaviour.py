@@ -53,7 +53,7 @@ def _root_symbol(problem: Problem, root: str) -> _Symbol:
     users = [e for e in problem.spec.users_of(root) if e.dim.is_named]
     value = problem.spec.root_example(root) or 0
     spec = effective_box(problem, root)
-    if any(e.dim.kind is DimKind.ROOT for e in users):
+    if problem.spec.used_directly(root):
         return _Symbol(True, False, value, spec)
     smallest = min((e.example for e in users), default=value + 1)
     # the larger of (input, phantom) is replaced; a tie keeps the input's constrained symbol

@@ -156,7 +156,7 @@ def root_shifts(spec: Spec) -> list[RootShift]:
     out = []
     for name in spec.roots:
         users = [e for e in spec.users_of(name) if e.dim.is_named]
-        if not users or any((e.dim.coeff, e.dim.offset) == (1, 0) for e in users):
+        if not users or spec.used_directly(name):
             continue  # a root some input uses directly is that input's size: 0/1 there is the usual case
         value = spec.root_example(name)
         if value in (0, 1):
