@@ -3,11 +3,13 @@
     python -m bench.run --quick      # < 2 minutes: 5 small models + GPT-2, solver sizes up to 1k guards
     python -m bench.run --full       # < 15 minutes: 27 small + 5 HuggingFace models, up to 10k guards
 
-Parts (``--parts``, default all): (a) check_dynamic_shapes vs torch.export and trace/solve split,
+Parts (``--parts``, default abcd): (a) check_dynamic_shapes vs torch.export and trace/solve split,
 (b) re-check a cached GuardSet vs export again, (c) solver scaling on synthetic GuardSets,
-(d) rounds until export passes. Writes ``bench/out/<mode>.json`` and ``bench/out/<mode>.md``, and
-the part (c) plot (``docs/bench_solver_scaling.png`` for ``--full``, ``bench/out/`` otherwise); a run
-of some parts only writes ``<mode>-<parts>.json`` / ``.md``.
+(d) rounds until export passes; and only when named (it doubles a --quick run), (e) one trace:
+dimsolve vs torch.export on the valid spec and vs torch's own fix loop on the violated one
+(``bench/one_trace.py``). Writes ``bench/out/<mode>.json`` and ``bench/out/<mode>.md``, and the
+part (c) plot (``docs/bench_solver_scaling.png`` for ``--full``, ``bench/out/`` otherwise); a run of
+some parts only writes ``<mode>-<parts>.json`` / ``.md``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _log(f"part c: {len(sizes)} sizes, {limit:g} s per phase")
         results["solver"] = run_sizes(sizes, limit, isolate=not args.in_process,
                                       ablation=mode == "full" and not args.no_ablation, log=_log)
+    if "e" in args.parts:
+        from bench.models import suite
+        from bench.one_trace import run_part
+
+        cases = suite(mode == "quick", args.models.split(",") if args.models else None)
+        results["one_trace"] = run_part(cases, args.repeats or 3, args.case_limit, _log)
+        results.setdefault("warm_up_s", results["one_trace"]["warm_up_s"])
     results["total_s"] = time.perf_counter() - start
     return results
 

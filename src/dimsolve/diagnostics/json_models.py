@@ -225,6 +225,12 @@ class ReportModel(BaseModel):
     fix_code: str | None
     fixed_spec: dict[str, Any] | None = None
     symbols: list[dict[str, Any]] = []
+    # the one verdict on the fix: "verified" (torch exported it), "proven" (z3 only), "unverified"
+    fix_status: Applicability | None = None
+    # sizes the fix's example inputs must have (0/1 examples), as {"x.shape[0]": 2}
+    fixed_example: dict[str, int] | None = None
+    # each export of a candidate fix: {"exported": bool, "why": torch's objection}
+    fix_rounds: list[dict[str, Any]] = []
 
 
 def from_diagnostic(d: Diagnostic) -> DiagnosticModel:

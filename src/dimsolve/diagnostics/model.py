@@ -95,8 +95,9 @@ SpecChange = SetRange | Specialize | Relate | NewRoot | MakeAuto | AddCheck
 class Applicability(str, enum.Enum):
     """How safe it is to apply a fix without reading it (mirrors rustc/ruff)."""
 
-    VERIFIED = "verified"  # re-solved: the fixed spec provably satisfies every guard
-    UNVERIFIED = "unverified"  # best effort; dimsolve could not prove it (solver unknown)
+    VERIFIED = "verified"  # torch.export exported the fixed spec, and z3 proves every guard of that program
+    PROVEN = "proven"  # z3 proves it against a cached GuardSet; torch was not asked (check_spec, the service)
+    UNVERIFIED = "unverified"  # best effort: torch rejected it, or the solver could not decide
 
 
 @dataclass(frozen=True, slots=True)

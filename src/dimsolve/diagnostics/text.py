@@ -125,7 +125,7 @@ def _fact_lines(st: _Style, d: Diagnostic, spec_line: str | None) -> list[str]:
 def _fix_lines(st: _Style, d: Diagnostic) -> list[str]:
     lines: list[str] = []
     for fix in d.fixes:
-        name = "fix" if fix.applicability is Applicability.VERIFIED else "fix (unverified)"
+        name = _FIX_LABEL[fix.applicability]
         rendered = [render_change(c) for c in fix.changes] or [fix.title]
         for text in rendered:
             lines += _field(st, name, text, _FIX_STYLE)
@@ -169,9 +169,16 @@ def summary_line(diagnostics: Sequence[Diagnostic]) -> str:
     return text
 
 
+_FIX_LABEL = {Applicability.VERIFIED: "fix", Applicability.PROVEN: "fix (proven, not exported)",
+              Applicability.UNVERIFIED: "fix (unverified)"}
+
+
 def _fix_block(st: _Style, diagnostics: Sequence[Diagnostic], fix_code: str) -> list[str]:
-    verified = all(f.applicability is Applicability.VERIFIED for d in diagnostics for f in d.fixes)
-    title = f"Suggested fixes (apply all; {'verified' if verified else 'not all verified'}):"
+    kinds = {f.applicability for d in diagnostics for f in d.fixes}
+    verified = kinds <= {Applicability.VERIFIED}
+    status = ("verified" if verified else "proven against the cached guards, not exported"
+              if kinds == {Applicability.PROVEN} else "not all verified")
+    title = f"Suggested fixes (apply all; {status}):"
     body = [f"  {line}" if line.strip() else "" for line in fix_code.rstrip("\n").split("\n")]
     return [st.paint(title, _FIX_STYLE if verified else _BOLD), *body]
 

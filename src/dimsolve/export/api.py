@@ -9,9 +9,7 @@ from typing import Any
 
 from dimsolve.guards.model import GuardSet
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS
-from dimsolve.export.confirm import confirm as _confirm
 from dimsolve.export.pipeline import check_against as _check
-from dimsolve.export.pipeline import recheck_zero_one as _recheck_zero_one
 from dimsolve.export.report import Report
 
 
@@ -51,13 +49,12 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
     return trace_variant(model, tuple(args), kwargs, strict=strict)
 
 
-def trace_variant(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, strict: bool, static: Any = (),
+def trace_variant(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, strict: bool,
                   size_oblivious: bool = False) -> GuardSet:
-    """``trace_guards`` with the internal variants: dims in ``static`` traced static (see
-    ``export.confirm``), or sizes 0/1 kept symbolic (``size_oblivious``, see ``export.zero_one``)."""
+    """``trace_guards``, or with sizes 0/1 kept symbolic (``size_oblivious``, see ``export.zero_one``)."""
     from dimsolve.guards.trace import bind_inputs, input_leaves, trace_guards as _trace
 
-    guardset = _trace(model, tuple(args), kwargs, strict=strict, static=static, size_oblivious=size_oblivious)
+    guardset = _trace(model, tuple(args), kwargs, strict=strict, size_oblivious=size_oblivious)
     bound = bind_inputs(model, tuple(args), kwargs)
     leaves = [
         {"path": list(leaf.path.keys), "shape": list(leaf.value.shape) if hasattr(leaf.value, "shape") else None}
@@ -80,18 +77,25 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
                          strict: bool = False, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:
     """Decide ``dynamic_shapes`` for ``model`` on these example inputs; spec errors come before tracing.
 
+    torch.export of the spec as written comes first: when torch exports it and z3 proves every
+    guard and runtime assert of that program, the spec is valid after one trace. Otherwise the
+    findings come with a fix that torch.export has exported (``report.fix_verified``).
+
     >>> report = dimsolve.check_dynamic_shapes(Foo(), (x, y), dynamic_shapes={"x": (dx, d1), "y": (dy, d1)})  # doctest: +SKIP
     >>> report.ok, report.fix_code                                                                            # doctest: +SKIP
     """
+    return _checked(model, args, kwargs, dynamic_shapes, strict, timeout_ms).report
+
+
+def _checked(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
+             timeout_ms: int, guardset: GuardSet | None = None) -> Any:
     from dimsolve.dims.parse import parse_spec
+    from dimsolve.export.oracle import Checked, check_with_torch
 
     parsed = parse_spec(model, tuple(args), kwargs, dynamic_shapes)
     if parsed.spec is None:
-        return Report(parsed.diagnostics)
-    guardset = trace_guards(model, tuple(args), kwargs, strict=strict)
-    report = _check(guardset, parsed.spec, timeout_ms)
-    report = _recheck_zero_one(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
-    return _confirm(report, model, tuple(args), kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
+        return Checked(Report(parsed.diagnostics), None)
+    return check_with_torch(model, tuple(args), kwargs, dynamic_shapes, parsed.spec, strict, timeout_ms, guardset)
 
 
 def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:
@@ -111,14 +115,20 @@ def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAU
 
 def export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
            strict: bool = False, **torch_export_kwargs: Any) -> Any:
-    """Check first; raise ``ConstraintViolation`` with the report, else return torch's ExportedProgram.
+    """Check inside torch's own export: raise ``ConstraintViolation`` with the report, else return the
+    ExportedProgram of that same export (no second trace).
 
     >>> ep = dimsolve.export(model, (x, y), dynamic_shapes={"x": (dx,), "y": (dx,)})  # doctest: +SKIP
     """
     import torch
 
-    report = check_dynamic_shapes(model, args, kwargs, dynamic_shapes=dynamic_shapes, strict=strict)
-    if not report.ok:
-        raise ConstraintViolation(report)
-    return torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=dynamic_shapes, strict=strict,
-                               **torch_export_kwargs)
+    if torch_export_kwargs:  # options dimsolve's own export does not pass: torch exports once more with them
+        report = check_dynamic_shapes(model, args, kwargs, dynamic_shapes=dynamic_shapes, strict=strict)
+        if not report.ok:
+            raise ConstraintViolation(report)
+        return torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=dynamic_shapes,
+                                   strict=strict, **torch_export_kwargs)
+    checked = _checked(model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS)
+    if not checked.report.ok or checked.program is None:
+        raise ConstraintViolation(checked.report)
+    return checked.program

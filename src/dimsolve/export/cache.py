@@ -294,8 +294,8 @@ def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | 
     with grown inputs; that case is not cached and runs ``check_dynamic_shapes`` itself.
     """
     from dimsolve.dims.parse import parse_spec
-    from dimsolve.export.api import check_dynamic_shapes, check_spec, trace_guards, trace_variant
-    from dimsolve.export.confirm import confirm
+    from dimsolve.export.api import trace_guards
+    from dimsolve.export.oracle import check_with_torch
     from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS
     from dimsolve.export.zero_one import specialised_dims
     from dimsolve.guards.serialize import GuardSetFormatError, from_json, to_json
@@ -317,10 +317,9 @@ def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | 
         guardset = from_json(text) if text is not None else traced
         if cache is not None and text is not None:
             cache.store(key, text)
-    report = check_spec(guardset, dynamic_shapes)
-    if report.spec is not None and specialised_dims(report.spec, guardset):
-        report = check_dynamic_shapes(model, args, kwargs, dynamic_shapes=dynamic_shapes, strict=strict)
-        source = "traced"
-    else:  # torch.export confirms what the cached trace cannot speak for, as check_dynamic_shapes does
-        report = confirm(report, model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS, trace_variant)
+    if specialised_dims(parsed.spec, guardset):
+        source = "traced"  # 0/1 examples: the grown example is traced again, not cached
+    # torch.export of the spec decides, as in check_dynamic_shapes; the cache spares the all-dynamic trace
+    report = check_with_torch(model, args, kwargs, dynamic_shapes, parsed.spec, strict, DEFAULT_TIMEOUT_MS,
+                              guardset).report
     return CachedCheck(report, source, lookup is Lookup.CORRUPT)

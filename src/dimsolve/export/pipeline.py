@@ -11,7 +11,7 @@ from typing import Any
 
 from dimsolve.diagnostics.model import Diagnostic, Label, Severity
 from dimsolve.dims.model import Spec
-from dimsolve.export.report import Report
+from dimsolve.export.report import FixedExample, Report
 from dimsolve.guards.model import GuardSet, TraceFailure
 
 
@@ -100,9 +100,9 @@ def _grown_example(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, re
 
 
 def _bumped_report(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
-                   timeout_ms: int, trace: Callable[..., GuardSet], report: Report, strategy: str) -> tuple[Report, str] | None:
+                   timeout_ms: int, trace: Callable[..., GuardSet], report: Report,
+                   strategy: str) -> tuple[Report, FixedExample] | None:
     from dimsolve.dims.parse import parse_spec
-    from dimsolve.export.zero_one import describe_sizes
 
     bump = _grown_example(model, args, kwargs, report, strategy, strict, timeout_ms, trace)
     if bump is None:
@@ -113,7 +113,7 @@ def _bumped_report(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dy
     guardset = trace(model, bump.args, bump.kwargs, strict=strict)
     if guardset.failures:  # a grown copy torch cannot trace says nothing about the user's model
         return None
-    return check_against(guardset, parsed.spec, timeout_ms), describe_sizes(bump.sizes)
+    return check_against(guardset, parsed.spec, timeout_ms), FixedExample(dict(bump.sizes), bump.args, bump.kwargs)
 
 
 def _score(report: Report) -> tuple[int, int]:
@@ -134,7 +134,7 @@ def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[st
 
     if report.spec is None or report.guardset is None or not specialised_dims(report.spec, report.guardset):
         return report
-    found: list[tuple[Report, str]] = []
+    found: list[tuple[Report, FixedExample]] = []
     for strategy in ("alone", "shift", "solved"):
         tried = _bumped_report(model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace, report, strategy)
         if tried is not None:
@@ -146,11 +146,12 @@ def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[st
         note = "dimsolve could not trace a grown copy of the example; try one with these sizes >= 2 yourself"
         return replace(report, diagnostics=tuple(replace(d, help=d.help + (note,)) for d in zero_one)
                        + tuple(d for d in report.diagnostics if d.code != "DS403"))
-    bumped, sizes = min(found, key=lambda t: _score(t[0]))
+    bumped, example = min(found, key=lambda t: _score(t[0]))
+    sizes = example.describe()
     verdict = (f"with {sizes} the spec is valid" if bumped.ok
                else f"with {sizes} dimsolve finds the problems below; fix them too")
     grown = [replace(d, help=d.help + (verdict,)) for d in zero_one]
     others = [replace(d, notes=d.notes + (f"found with the grown example ({sizes})",))
               for d in bumped.diagnostics if d.code != "DS403"]
     return Report(tuple(grown + others), report.spec, bumped.fixed_spec, bumped.guardset, bumped.fix_verified,
-                  report.pinned_spec)
+                  report.pinned_spec, fixed_example=example if bumped.fixed_spec is not None else None)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dimsolve.diagnostics.json_render import render_json
-from dimsolve.diagnostics.model import Diagnostic, SourceLocation, SpecChange
+from dimsolve.diagnostics.model import AddCheck, Applicability, Diagnostic, SourceLocation, SpecChange
 from dimsolve.diagnostics.sarif import render_sarif
 from dimsolve.diagnostics.text import render_text
-from dimsolve.dims.model import Spec
+from dimsolve.dims.model import DimPath, Spec
 from dimsolve.guards.model import GuardSet
 
 
@@ -41,9 +41,52 @@ class Violation:
         )
 
 
+def stamp_fixes(diagnostics: tuple[Diagnostic, ...], applicability: Applicability) -> tuple[Diagnostic, ...]:
+    """Every spec fix labelled with the report's one verdict on the fixed spec (``torch._check``
+    lines for data-dependent guards are code fixes with their own verification, left as they are)."""
+    from dataclasses import replace
+
+    def label(f: Any) -> Any:
+        spec_fix = any(not isinstance(c, AddCheck) for c in f.changes)
+        return replace(f, applicability=applicability) if spec_fix and f.applicability is not applicability else f
+
+    out = []
+    for d in diagnostics:
+        fixes = tuple(label(f) for f in d.fixes)
+        out.append(d if fixes == d.fixes else replace(d, fixes=fixes))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class FixedExample:
+    """Example inputs a fix is meant for, when the user's own cannot carry it (sizes 0/1 specialise)."""
+
+    sizes: dict[DimPath, int]  # the dims whose size changes, with the new size
+    args: tuple
+    kwargs: dict[str, Any]
+
+    def describe(self) -> str:
+        return ", ".join(f"{p} = {n}" for p, n in sorted(self.sizes.items()))
+
+
+@dataclass(frozen=True)
+class FixRound:
+    """One export of a candidate fix by torch: what was tried and what torch said."""
+
+    spec: Spec
+    exported: bool
+    why: str  # torch's objection in the user's words ("" when it exported)
+
+
 @dataclass(frozen=True)
 class Report:
-    """What ``check_dynamic_shapes`` found. ``ok`` is False iff there is an error-severity finding."""
+    """What ``check_dynamic_shapes`` found. ``ok`` is False iff there is an error-severity finding.
+
+    ``fix_verified`` is the one fact behind every "verified" dimsolve prints: with ``torch_confirmed``
+    it means torch.export exported the fixed spec (with ``fixed_example`` when there is one);
+    without (``check_spec``, the service) it means z3 proved the fix against the cached guards.
+    Every spec fix in ``diagnostics`` is stamped from it on construction.
+    """
 
     diagnostics: tuple[Diagnostic, ...]
     spec: Spec | None = None
@@ -51,7 +94,19 @@ class Report:
     guardset: GuardSet | None = None
     fix_verified: bool = False
     pinned_spec: Spec | None = None
+    torch_confirmed: bool = False
+    fixed_example: FixedExample | None = None
+    rounds: tuple[FixRound, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diagnostics", stamp_fixes(self.diagnostics, self.applicability))
+
+    @property
+    def applicability(self) -> Applicability:
+        if not self.fix_verified:
+            return Applicability.UNVERIFIED
+        return Applicability.VERIFIED if self.torch_confirmed else Applicability.PROVEN
 
     @property
     def ok(self) -> bool:
@@ -76,7 +131,11 @@ class Report:
             return None
         from dimsolve.dims.render import render_python
 
-        return render_python(self.fixed_spec)
+        code = render_python(self.fixed_spec)
+        if self.fixed_example is not None:
+            code += (f"\n# export with example inputs where {self.fixed_example.describe()}: "
+                     "torch specialises example sizes 0 and 1\n")
+        return code
 
     @property
     def pinned_dynamic_shapes(self) -> Any:
@@ -106,6 +165,11 @@ class Report:
                  "backed": s.backed, "range": [s.lower, s.upper] if not s.backed else None}
                 for s in self.guardset.symbols
             ]
+        if self.fixed_spec is not None:
+            extra["fix_status"] = self.applicability.value
+        if self.fixed_example is not None:
+            extra["fixed_example"] = {str(p): n for p, n in self.fixed_example.sizes.items()}
+        extra["fix_rounds"] = [{"exported": r.exported, "why": r.why} for r in self.rounds]
         return render_json(self.diagnostics, ok=self.ok, fix_code=self.fix_code, extra=extra)
 
     def to_sarif(self) -> dict[str, Any]:

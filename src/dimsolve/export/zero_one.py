@@ -128,10 +128,6 @@ def resized_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, si
     return Bump(sizes, new_args, new_kwargs)
 
 
-def describe_sizes(sizes: dict[DimPath, int]) -> str:
-    return ", ".join(f"{p} = {n}" for p, n in sorted(sizes.items()))
-
-
 
 @dataclass(frozen=True)
 class RootShift:

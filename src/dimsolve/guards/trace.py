@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import io
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,23 +52,21 @@ def input_leaves(bound: Mapping[str, Any]) -> list[Leaf]:
             for name, value in bound.items() for key_path, leaf in tree_flatten_with_path(value)[0]]
 
 
-def auto_dynamic_shapes(bound: Mapping[str, Any], static: Collection[DimPath] = ()) -> dict[str, Any]:
-    """``Dim.AUTO`` on every dimension of every tensor input (``None``, i.e. static, on the dims in
-    ``static``), ``None`` for everything else."""
+def auto_dynamic_shapes(bound: Mapping[str, Any]) -> dict[str, Any]:
+    """``Dim.AUTO`` on every dimension of every tensor input, ``None`` for everything else."""
     import torch
     from torch.export import Dim
-    from torch.utils._pytree import tree_map_with_path
+    from torch.utils._pytree import tree_map
 
-    def leaf_spec(name: str, key_path: tuple[Any, ...], x: Any) -> Any:
+    def leaf_spec(x: Any) -> Any:
         if not isinstance(x, torch.Tensor):
             return None
-        path = _input_path(name, key_path)
-        return tuple(None if DimPath(path, axis) in static else Dim.AUTO for axis in range(x.dim()))
+        return tuple(Dim.AUTO for _ in range(x.dim()))
 
-    return {name: tree_map_with_path(lambda kp, x, n=name: leaf_spec(n, kp, x), value) for name, value in bound.items()}
+    return {name: tree_map(leaf_spec, value) for name, value in bound.items()}
 
 
-def _resolve(chain: tuple[str, tuple[Any, ...], int], params: list[str], leaves: list[Leaf]) -> DimPath | None:
+def resolve_dim(chain: tuple[str, tuple[Any, ...], int], params: list[str], leaves: list[Leaf]) -> DimPath | None:
     root, keys, axis = chain
     if root in params:
         path = InputPath((root, *keys))
@@ -97,11 +95,12 @@ def _symbols(raw: list[cap.RawSymbol], params: list[str], leaves: list[Leaf]) ->
     specs: list[Specialization] = []
     for r in raw:
         chain = cap.source_chain(r.source)
-        dim = _resolve(chain, params, leaves) if chain else None
+        dim = resolve_dim(chain, params, leaves) if chain else None
         if dim is None or _size_of(leaves, dim) != r.value:
             continue
         if not isinstance(r.expr, sympy.Symbol):
-            specs.append(Specialization(dim, r.value, f"torch specialises sizes 0 and 1 (example size {r.value})"))
+            if r.value in (0, 1):  # other constants are dims the spec itself made static
+                specs.append(Specialization(dim, r.value, f"torch specialises sizes 0 and 1 (example size {r.value})"))
             continue
         name = str(r.expr)
         old = by_name.get(name)
@@ -138,7 +137,7 @@ def _guards(raw: list[cap.RawGuard]) -> list[GuardRecord]:
     return out
 
 
-def _failure(exc: BaseException) -> TraceFailure:
+def failure_of(exc: BaseException) -> TraceFailure:
     import traceback
 
     inner = cap.unwrap_user_error(exc)
@@ -148,7 +147,7 @@ def _failure(exc: BaseException) -> TraceFailure:
     return TraceFailure(message=f"{type(inner).__name__}: {first_line}", origin=origin, kind=kind)
 
 
-def _without_torch_graph_dump(text: str) -> str:
+def without_torch_graph_dump(text: str) -> str:
     """torch.export prints the partial graph (``e.partial_fx_graph``) to stderr when tracing fails;
     dimsolve reports the failure itself, so keep the model's own output and drop that dump."""
     cut = text.find("\ndef forward(self")
@@ -156,7 +155,7 @@ def _without_torch_graph_dump(text: str) -> str:
 
 
 def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, bound: Mapping[str, Any], strict: bool,
-                 real_values: bool, static: Collection[DimPath], size_oblivious: bool = False) -> tuple[cap.Capture, list[TraceFailure]]:
+                 real_values: bool, size_oblivious: bool = False) -> tuple[cap.Capture, list[TraceFailure]]:
     import torch
     import torch._functorch.config as functorch_config
     import torch.fx.experimental._config as fx_config
@@ -171,20 +170,19 @@ def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, boun
     with (cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out),
           contextlib.redirect_stderr(err), real if real_values else contextlib.nullcontext(), oblivious):
         try:
-            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound, static), strict=strict)
+            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
         except Exception as exc:  # any tracing failure becomes data: the guards before it still count
-            failures.append(_failure(exc))
-    sys.stdout.write(_without_torch_graph_dump(out.getvalue()))
-    sys.stderr.write(_without_torch_graph_dump(err.getvalue()))
+            failures.append(failure_of(exc))
+    sys.stdout.write(without_torch_graph_dump(out.getvalue()))
+    sys.stderr.write(without_torch_graph_dump(err.getvalue()))
     return captured, failures
 
 
 def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False,
-                 static: Collection[DimPath] = (), size_oblivious: bool = False) -> GuardSet:
+                 size_oblivious: bool = False) -> GuardSet:
     """Trace ``model`` with every input dimension dynamic and collect the guards it emits.
 
-    Dims in ``static`` are traced static instead (as a spec with ints there would): torch may take
-    other code paths then and emit guards the all-dynamic trace does not show. ``size_oblivious``
+    ``size_oblivious``
     keeps example sizes 0 and 1 symbolic (torch's ``backed_size_oblivious``): the guards then say
     what the model needs of those dims at sizes >= 2, without a grown example.
 
@@ -195,15 +193,20 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
     >>> [str(g.expr) for g in gs.guards]                                     # doctest: +SKIP
     ['Eq(s0, s2)', 'Eq(s1, s3)']
     """
+    bound = bind_inputs(model, args, kwargs)
+    captured, failures = _export_once(model, args, kwargs, bound, strict, False, size_oblivious)
+    if any(f.kind == "data_dependent" for f in failures):
+        captured, failures = _export_once(model, args, kwargs, bound, strict, True, size_oblivious)
+        failures = [f for f in failures if f.kind != "data_dependent"] + unbacked.data_dependent_failures(captured)
+    return guardset_from_capture(captured, bound, failures, strict)
+
+
+def guardset_from_capture(captured: cap.Capture, bound: Mapping[str, Any], failures: list[TraceFailure],
+                          strict: bool) -> GuardSet:
+    """The GuardSet of one captured export: symbols mapped to input paths, guards, specialisations."""
     import torch
 
-    bound = bind_inputs(model, args, kwargs)
-    leaves = input_leaves(bound)
-    captured, failures = _export_once(model, args, kwargs, bound, strict, False, static, size_oblivious)
-    if any(f.kind == "data_dependent" for f in failures):
-        captured, failures = _export_once(model, args, kwargs, bound, strict, True, static, size_oblivious)
-        failures = [f for f in failures if f.kind != "data_dependent"] + unbacked.data_dependent_failures(captured)
-    symbols, specializations = _symbols(captured.symbols, list(bound), leaves)
+    symbols, specializations = _symbols(captured.symbols, list(bound), input_leaves(bound))
     return GuardSet(
         symbols=tuple(symbols) + tuple(unbacked.unbacked_symbols(captured)),
         guards=tuple(_guards(captured.guards)),

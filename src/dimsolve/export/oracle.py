@@ -1,0 +1,75 @@
+"""torch.export is the oracle: the user's spec is exported first, and every fix before it is verified.
+
+The loop (DESIGN.md): export the spec as written with the guard capture on. When torch exports and
+z3 proves every guard and runtime assert of that program for every size the spec admits, the spec
+is valid and torch's ExportedProgram is the answer: one trace. Otherwise dimsolve finds and fixes
+the problems on its all-dynamic trace (``export.pipeline``) and hands each candidate fix back to
+torch (``export.fix_loop``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dimsolve.dims.model import Spec
+from dimsolve.export.report import Report
+from dimsolve.guards.attempt import Attempt, attempt_export
+from dimsolve.guards.model import GuardSet
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A report, and torch's ExportedProgram of the user's spec when the spec is valid."""
+
+    report: Report
+    program: Any | None
+
+
+def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, spec: Spec,
+                     strict: bool, timeout_ms: int, guardset: GuardSet | None = None) -> Checked:
+    """Decide ``spec`` with torch's own export of it; find and fix problems only when there are some.
+
+    ``guardset``: the all-dynamic trace, when the caller has it cached (lint), else traced on demand.
+    """
+    from dimsolve.export.api import trace_variant
+    from dimsolve.export.fix_loop import confirm_fix
+    from dimsolve.export.pipeline import check_against, recheck_zero_one
+
+    first = attempt_export(model, args, kwargs, dynamic_shapes, strict)
+    own = check_against(first.guardset, spec, timeout_ms) if first.exported else None
+    if own is not None and own.ok:
+        # sizes 0/1 the spec wants dynamic: say what a grown example would need (more traces, 0/1 only)
+        own = recheck_zero_one(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
+        if own.ok:
+            return Checked(replace(own, torch_confirmed=True), first.program)
+        return Checked(confirm_fix(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms), None)
+    report = _findings(model, args, kwargs, dynamic_shapes, spec, strict, timeout_ms, first, own, guardset)
+    return Checked(confirm_fix(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms), None)
+
+
+def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, spec: Spec,
+              strict: bool, timeout_ms: int, first: Attempt, own: Report | None,
+              guardset: GuardSet | None) -> Report:
+    """What is wrong with ``spec``: the all-dynamic trace's findings, else those of torch's own trace
+    of the spec (code paths a static size opens), else torch's objection to a guard that holds."""
+    from dimsolve.export.api import trace_variant
+    from dimsolve.export.pipeline import check_against, recheck_zero_one
+    from dimsolve.export.unproven import unexplained_failure, unproven_report
+
+    if guardset is None:
+        guardset = trace_variant(model, args, kwargs, strict=strict)
+    report = check_against(guardset, spec, timeout_ms)
+    report = recheck_zero_one(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
+    if not report.ok:
+        return report
+    if own is None and first.constraint_violation:
+        own = check_against(first.guardset, spec, timeout_ms)
+    if own is not None and not own.ok:
+        note = "found in torch.export's trace of the spec as written (its static sizes take another code path)"
+        return replace(own, diagnostics=tuple(replace(d, notes=d.notes + (note,)) if d.is_error else d
+                                              for d in own.diagnostics), pinned_spec=report.pinned_spec)
+    if first.constraint_violation:
+        return unproven_report(report, first)
+    return unexplained_failure(report, first)
