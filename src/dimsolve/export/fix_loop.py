@@ -36,6 +36,7 @@ class _State:
     found: list[Diagnostic] = field(default_factory=list)  # findings torch's traces of candidates added
     autos: list[MakeAuto] = field(default_factory=list)
     why_auto: list[str] = field(default_factory=list)
+    known: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)  # (code, paths) already reported
 
 
 def _parse(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any) -> tuple[Spec | None, str]:
@@ -73,11 +74,11 @@ def _next_candidate(state: _State, attempt: Attempt, base: Spec, timeout_ms: int
         again = check_against(merged, base, timeout_ms)
         proposal = apply_changes(again.fixed_spec, state.autos) if again.fixed_spec is not None else None
         if proposal is not None and proposal != state.candidate:
-            seen = {(d.code, d.paths) for d in state.found}
-            round_no = len(state.rounds)
-            note = f"torch.export's trace of the candidate fix (round {round_no}) shows this guard too"
-            state.found += [replace(d, notes=d.notes + (note,)) for d in again.diagnostics
-                            if d.is_error and (d.code, d.paths) not in seen]
+            note = f"torch.export's trace of the candidate fix (round {len(state.rounds)}) shows this guard too"
+            for d in again.diagnostics:
+                if d.is_error and (d.code, d.paths) not in state.known:
+                    state.known.add((d.code, d.paths))
+                    state.found.append(replace(d, notes=d.notes + (note,)))
             return proposal
     relaxed = relax(state.candidate, attempt)
     if relaxed is None:
@@ -101,7 +102,7 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
     example = report.fixed_example
     ex_args, ex_kwargs = (example.args, example.kwargs) if example is not None else (args, kwargs)
     base = _parse(model, ex_args, ex_kwargs, dynamic_shapes)[0] or report.spec
-    state = _State(report.fixed_spec, report.guardset)
+    state = _State(report.fixed_spec, report.guardset, known={(d.code, d.paths) for d in report.diagnostics})
     for _ in range(MAX_FIX_ROUNDS):
         spec, problem = _parse(model, ex_args, ex_kwargs, to_torch(state.candidate))
         attempt = attempt_export(model, ex_args, ex_kwargs, to_torch(state.candidate), strict) if spec else None

@@ -266,13 +266,20 @@ def source_chain(source: Any) -> tuple[str, tuple[Any, ...], int] | None:
             return None
 
 
+_DATA_DEPENDENT = ("GuardOnDataDependentSymNode", "PendingUnbackedSymbolNotFound")
+
+
+def is_data_dependent(exc: BaseException) -> bool:
+    return type(exc).__name__ in _DATA_DEPENDENT
+
+
 def unwrap_user_error(exc: BaseException) -> BaseException:
     """torch wraps errors in UserError/chains; find the data-dependent one if there is one."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if type(current).__name__ in ("GuardOnDataDependentSymNode", "PendingUnbackedSymbolNotFound"):
+        if is_data_dependent(current):
             return current
         current = current.__cause__ or current.__context__
     return exc

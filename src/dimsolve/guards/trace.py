@@ -142,7 +142,7 @@ def failure_of(exc: BaseException) -> TraceFailure:
 
     inner = cap.unwrap_user_error(exc)
     origin = cap.user_location(traceback.extract_tb(inner.__traceback__)) if inner.__traceback__ else None
-    kind = "data_dependent" if inner is not exc or "data-dependent" in str(exc) else "error"
+    kind = "data_dependent" if cap.is_data_dependent(inner) else "error"
     first_line = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
     return TraceFailure(message=f"{type(inner).__name__}: {first_line}", origin=origin, kind=kind)
 
