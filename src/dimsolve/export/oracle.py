@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dimsolve.dims.model import Spec
+from dimsolve.dims.model import DimKind, Spec
 from dimsolve.export.report import Report
 from dimsolve.guards.attempt import Attempt, attempt_export
 from dimsolve.guards.model import GuardSet
@@ -58,13 +58,20 @@ def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic
     from dimsolve.export.pipeline import check_against, recheck_zero_one
     from dimsolve.export.unproven import unexplained_failure, unproven_report
 
+    report = None
+    if guardset is None and _complete(first, spec):
+        report = check_against(first.guardset, spec, timeout_ms)
+        guardset = first.guardset if not _pinned_by_static(report, spec) else None
     if guardset is None:
         guardset = trace_variant(model, args, kwargs, strict=strict)
-    report = check_against(guardset, spec, timeout_ms)
+    if report is None or report.guardset is not guardset:
+        report = check_against(guardset, spec, timeout_ms)
     report = recheck_zero_one(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
     if not report.ok:
         return report
-    if own is None and first.constraint_violation:
+    if guardset is first.guardset:
+        own = report
+    elif own is None and first.constraint_violation:
         own = check_against(first.guardset, spec, timeout_ms)
     if own is not None and not own.ok:
         note = "found in torch.export's trace of the spec as written (its static sizes take another code path)"
@@ -73,3 +80,23 @@ def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic
     if first.constraint_violation:
         return unproven_report(report, first)
     return unexplained_failure(report, first)
+
+
+def _complete(first: Attempt, spec: Spec) -> bool:
+    """torch's trace of the spec reached the end (it raises a constraint violation only after
+    tracing) and kept every size the spec wants dynamic a symbol (no 0/1 specialisation, no root
+    specialised through its derived dims): its guards are all the findings and synthesis need."""
+    from dimsolve.export.zero_one import root_shifts
+
+    gs = first.guardset
+    if not (first.exported or first.constraint_violation) or gs.failures or gs.specializations:
+        return False
+    return not root_shifts(spec) and all(gs.symbol_for(e.path) is not None for e in spec.entries if e.dim.is_dynamic)
+
+
+def _pinned_by_static(report: Report, spec: Spec) -> bool:
+    """A dynamic size pinned to a constant while the spec has static sizes: in torch's trace of the
+    spec those are constants, so only the all-dynamic trace tells whether the pin is a relation to one
+    of them (``x + y`` with x static), which is the finding to report."""
+    pinned = any(d.code in ("DS401", "DS402", "DS404") for d in report.diagnostics if d.is_error)
+    return pinned and any(e.dim.kind is DimKind.STATIC for e in spec.entries)
