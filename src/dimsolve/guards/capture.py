@@ -12,6 +12,7 @@ import contextlib
 import functools
 import inspect
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Iterator
@@ -64,12 +65,14 @@ class Capture:
     shape_env: Any = None  # the last ShapeEnv seen: its ranges and real values are read after tracing
 
 
+@functools.lru_cache(maxsize=1)
 def _torch_dir() -> str:
     import torch
 
     return os.path.dirname(os.path.abspath(torch.__file__))
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_user_frame(filename: str, torch_dir: str) -> bool:
     path = os.path.abspath(filename)
     if path.startswith(torch_dir) or filename.startswith("<"):
@@ -111,12 +114,38 @@ def _frame_location(frame: traceback.FrameSummary, op: str = "") -> SourceLocati
     return SourceLocation(file=frame.filename, line=start, function=frame.name, code=code or (frame.line or "").strip(), op=op)
 
 
+@functools.lru_cache(maxsize=4096)
+def _op_file(filename: str, torch_dir: str) -> str:
+    """``torch/nn/functional.py`` for a torch file that names an op, else ""."""
+    path = os.path.abspath(filename)
+    if path.startswith(torch_dir) and any(m in path for m in _OP_MARKERS) and not path.endswith("module.py"):
+        return f"torch/{os.path.relpath(path, torch_dir)}"
+    return ""
+
+
 def _op_frame(stack: list[traceback.FrameSummary], torch_dir: str) -> str:
     for frame in reversed(stack):
-        path = os.path.abspath(frame.filename)
-        if path.startswith(torch_dir) and any(m in path for m in _OP_MARKERS) and not path.endswith("module.py"):
-            return f"torch/{os.path.relpath(path, torch_dir)}:{frame.lineno} in {frame.name}"
+        op = _op_file(frame.filename, torch_dir)
+        if op:
+            return f"{op}:{frame.lineno} in {frame.name}"
     return ""
+
+
+def _live_stack(torch_dir: str) -> list[traceback.FrameSummary]:
+    """The live stack up to the innermost user frame, as ``traceback.extract_stack`` would give it
+    but without reading the source of every frame (that is most of a guard's capture cost)."""
+    frames: list[traceback.FrameSummary] = []
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        user = _is_user_frame(filename, torch_dir)
+        frames.append(traceback.FrameSummary(filename, frame.f_lineno, frame.f_code.co_name, lookup_line=False,
+                                             line=None if user else ""))
+        if user:
+            break
+        frame = frame.f_back
+    frames.reverse()
+    return frames
 
 
 def user_location(stack: list[traceback.FrameSummary] | None = None) -> SourceLocation | None:
@@ -132,7 +161,7 @@ def user_location(stack: list[traceback.FrameSummary] | None = None) -> SourceLo
         from torch._guards import TracingContext
 
         # strict export: dynamo's view of the user's code; the live stack there is the interpreter
-        frames = list(TracingContext.extract_stack() or []) or traceback.extract_stack()
+        frames = list(TracingContext.extract_stack() or []) or _live_stack(torch_dir)
     op = _op_frame(frames, torch_dir)
     for frame in reversed(frames):
         if _is_user_frame(frame.filename, torch_dir):
@@ -222,21 +251,51 @@ def capturing() -> Iterator[Capture]:
 _NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx", "torch._functorch", "torch._subclasses")
 
 
+_LOGGER_CACHE: dict[int, list[Any]] = {}
+
+
+def _noisy_loggers() -> list[Any]:
+    """torch's loggers to quiet, found once per size of the logger registry (scanning it for every
+    export was a sixth of the cost of checking a small model)."""
+    import logging
+
+    registry = logging.root.manager.loggerDict
+    cached = _LOGGER_CACHE.get(len(registry))
+    if cached is None:
+        # child loggers torch configured with their own level (symbolic_shapes) ignore their parent's
+        known = [lg for name, lg in list(registry.items())
+                 if isinstance(lg, logging.Logger) and name.startswith(tuple(n + "." for n in _NOISY_LOGGERS))]
+        cached = [logging.getLogger(name) for name in _NOISY_LOGGERS] + known
+        _LOGGER_CACHE.clear()
+        _LOGGER_CACHE[len(registry)] = cached
+    return cached
+
+
 @contextlib.contextmanager
 def quiet_torch_logs() -> Iterator[None]:
     """torch logs warnings (0/1 specialisation, recompiles) that dimsolve reports itself, better worded."""
     import logging
 
-    # child loggers torch configured with their own level (symbolic_shapes) ignore their parent's
-    known = [lg for name, lg in logging.root.manager.loggerDict.items()
-             if isinstance(lg, logging.Logger) and name.startswith(tuple(n + "." for n in _NOISY_LOGGERS))]
-    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS] + known
+    loggers = _noisy_loggers()
     levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
+    _set_levels(loggers, [logging.CRITICAL] * len(loggers))
     try:
         yield
     finally:
+        _set_levels(loggers, levels)
+
+
+def _set_levels(loggers: list[Any], levels: list[int]) -> None:
+    """``setLevel`` on each, with the registry's level cache cleared once: ``setLevel`` clears it per
+    call, which walks every logger each time (quadratic in torch's hundreds of loggers)."""
+    import logging
+
+    for lg, level in zip(loggers, levels):
+        lg.level = logging._checkLevel(level)  # type: ignore[attr-defined]
+    clear = getattr(logging.root.manager, "_clear_cache", None)
+    if clear is not None:
+        clear()
+    else:  # a Python without the private cache: fall back to the public, slower way
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
 
