@@ -37,8 +37,18 @@ def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, 
     from dimsolve.export.fix_loop import confirm_fix
     from dimsolve.export.pipeline import check_against, recheck_zero_one
 
-    first = attempt_export(model, args, kwargs, dynamic_shapes, strict)
-    own = check_against(first.guardset, spec, timeout_ms) if first.exported else None
+    verdicts: list[Report] = []
+
+    def decide(traced: GuardSet) -> bool:  # inside torch.export, once it has solved the constraints
+        verdicts.append(check_against(traced, spec, timeout_ms))
+        return verdicts[-1].ok
+
+    first = attempt_export(model, args, kwargs, dynamic_shapes, strict, decide)
+    own = None
+    if first.exported:
+        own = verdicts[-1] if verdicts else check_against(first.guardset, spec, timeout_ms)
+    elif first.rejected:
+        own = verdicts[-1]
     if own is not None and own.ok:
         # sizes 0/1 the spec wants dynamic: say what a grown example would need (more traces, 0/1 only)
         own = recheck_zero_one(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
@@ -89,7 +99,7 @@ def _complete(first: Attempt, spec: Spec) -> bool:
     from dimsolve.export.zero_one import root_shifts
 
     gs = first.guardset
-    if not (first.exported or first.constraint_violation) or gs.failures or gs.specializations:
+    if not (first.exported or first.rejected or first.constraint_violation) or gs.failures or gs.specializations:
         return False
     return not root_shifts(spec) and all(gs.symbol_for(e.path) is not None for e in spec.entries if e.dim.is_dynamic)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ class Attempt:
     constraint_violation: bool  # torch refused the spec (its ConstraintViolation / UserError)
     objections: tuple[Objection, ...]  # what torch objected to, read from its objects
     failure: TraceFailure | None  # what torch raised, when it did not export
+    rejected: bool = False  # ``decide`` stopped the export after torch solved the constraints
 
     @property
     def exported(self) -> bool:
@@ -49,8 +50,12 @@ def _is_constraint_violation(exc: BaseException) -> bool:
 
 
 def attempt_export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
-                   strict: bool = False) -> Attempt:
+                   strict: bool = False, decide: Callable[[GuardSet], bool] | None = None) -> Attempt:
     """Export ``model`` with ``dynamic_shapes`` exactly as given; never raises for the model's sake.
+
+    ``decide``, when given, sees the GuardSet as soon as torch has solved the constraints (non-strict)
+    and stops the export there when it returns False (``Attempt.rejected``): an invalid spec costs
+    no finalised graph.
 
     >>> a = attempt_export(model, (x,), None, {"x": (Dim("b"),)})    # doctest: +SKIP
     >>> a.exported, [str(g.expr) for g in a.guardset.guards]        # doctest: +SKIP
@@ -62,13 +67,18 @@ def attempt_export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dy
 
     bound = bind_inputs(model, args, kwargs)
     params, leaves = list(bound), input_leaves(bound)
-    program, failure, violation = None, None, False
+    program, failure, violation, rejected = None, None, False, False
     out, err = io.StringIO(), io.StringIO()
     with (cap.capturing() as captured, recording_objections() as log, cap.quiet_torch_logs(),
           contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)):
+        deciding = (cap.deciding_at_constraints(lambda: decide(guardset_from_capture(captured, bound, [], strict)))
+                    if decide is not None else contextlib.nullcontext())
         try:
-            program = torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=dynamic_shapes,
-                                          strict=strict)
+            with deciding:
+                program = torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=dynamic_shapes,
+                                              strict=strict)
+        except cap.SpecRejected:
+            rejected = True
         except Exception as exc:  # noqa: BLE001 - torch's answer, whatever it is, is data
             violation = _is_constraint_violation(exc)
             failure = failure_of(exc)
@@ -81,4 +91,4 @@ def attempt_export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dy
         chain = cap.source_chain(source)
         return resolve_dim(chain, params, leaves) if chain else None
 
-    return Attempt(program, guardset, violation, read_objections(log, resolve), failure)
+    return Attempt(program, guardset, violation, read_objections(log, resolve), failure, rejected)

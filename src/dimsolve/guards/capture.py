@@ -248,6 +248,35 @@ def capturing() -> Iterator[Capture]:
                 setattr(ShapeEnv, name, fn)
 
 
+class SpecRejected(Exception):
+    """dimsolve stopped torch.export after torch solved the constraints: the spec is invalid."""
+
+
+@contextlib.contextmanager
+def deciding_at_constraints(decide: Any) -> Iterator[None]:
+    """Call ``decide()`` right after torch.export (non-strict) has produced its guards and solved the
+    constraints, and stop the export with ``SpecRejected`` when it returns False: an invalid spec is
+    rejected there, before torch finalises a graph. Strict export solves inside dynamo; it is not stopped.
+    """
+    from torch.export import _trace
+
+    original = getattr(_trace, "produce_guards_and_solve_constraints", None)
+    if original is None:
+        raise RuntimeError("torch.export._trace.produce_guards_and_solve_constraints is gone: dimsolve needs updating")
+
+    def produce_and_decide(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if not decide():
+            raise SpecRejected()
+        return result
+
+    _trace.produce_guards_and_solve_constraints = produce_and_decide
+    try:
+        yield
+    finally:
+        _trace.produce_guards_and_solve_constraints = original
+
+
 _NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx", "torch._functorch", "torch._subclasses")
 
 
