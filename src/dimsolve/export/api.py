@@ -88,14 +88,15 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
 
 
 def _checked(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
-             timeout_ms: int, guardset: GuardSet | None = None) -> Any:
+             timeout_ms: int, options: Mapping[str, Any] | None = None) -> Any:
     from dimsolve.dims.parse import parse_spec
     from dimsolve.export.oracle import Checked, check_with_torch
 
     parsed = parse_spec(model, tuple(args), kwargs, dynamic_shapes)
     if parsed.spec is None:
         return Checked(Report(parsed.diagnostics), None)
-    return check_with_torch(model, tuple(args), kwargs, dynamic_shapes, parsed.spec, strict, timeout_ms, guardset)
+    return check_with_torch(model, tuple(args), kwargs, dynamic_shapes, parsed.spec, strict, timeout_ms,
+                            options=options)
 
 
 def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:
@@ -116,19 +117,12 @@ def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAU
 def export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
            strict: bool = False, **torch_export_kwargs: Any) -> Any:
     """Check inside torch's own export: raise ``ConstraintViolation`` with the report, else return the
-    ExportedProgram of that same export (no second trace).
+    ExportedProgram of that same export (no second trace). ``torch_export_kwargs`` go to that export
+    and to every export of a candidate fix.
 
     >>> ep = dimsolve.export(model, (x, y), dynamic_shapes={"x": (dx,), "y": (dx,)})  # doctest: +SKIP
     """
-    import torch
-
-    if torch_export_kwargs:  # options dimsolve's own export does not pass: torch exports once more with them
-        report = check_dynamic_shapes(model, args, kwargs, dynamic_shapes=dynamic_shapes, strict=strict)
-        if not report.ok:
-            raise ConstraintViolation(report)
-        return torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=dynamic_shapes,
-                                   strict=strict, **torch_export_kwargs)
-    checked = _checked(model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS)
+    checked = _checked(model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS, torch_export_kwargs)
     if not checked.report.ok or checked.program is None:
         raise ConstraintViolation(checked.report)
     return checked.program

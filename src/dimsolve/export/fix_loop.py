@@ -89,8 +89,11 @@ def _next_candidate(state: _State, attempt: Attempt, base: Spec, timeout_ms: int
 
 
 def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
-                strict: bool, timeout_ms: int) -> Report:
-    """``report`` with its fix exported by torch: verified (maybe after further rounds) or not."""
+                strict: bool, timeout_ms: int, options: Mapping[str, Any] | None = None) -> Report:
+    """``report`` with its fix exported by torch: verified (maybe after further rounds) or not.
+
+    ``options``: the user's further ``torch.export.export`` arguments, used for every round too.
+    """
     from dimsolve.dims.render import to_torch
 
     if report.spec is None or report.fixed_spec is None or report.guardset is None:
@@ -105,7 +108,8 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
     state = _State(report.fixed_spec, report.guardset, known={(d.code, d.paths) for d in report.diagnostics})
     for _ in range(MAX_FIX_ROUNDS):
         spec, problem = _parse(model, ex_args, ex_kwargs, to_torch(state.candidate))
-        attempt = attempt_export(model, ex_args, ex_kwargs, to_torch(state.candidate), strict) if spec else None
+        attempt = attempt_export(model, ex_args, ex_kwargs, to_torch(state.candidate), strict,
+                                 options=options) if spec else None
         if spec is not None and attempt is not None:
             problem = _objection(attempt, spec, timeout_ms)
         state.rounds.append(FixRound(state.candidate, not problem, problem))

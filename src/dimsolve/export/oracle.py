@@ -28,10 +28,12 @@ class Checked:
 
 
 def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, spec: Spec,
-                     strict: bool, timeout_ms: int, guardset: GuardSet | None = None) -> Checked:
+                     strict: bool, timeout_ms: int, guardset: GuardSet | None = None,
+                     options: Mapping[str, Any] | None = None) -> Checked:
     """Decide ``spec`` with torch's own export of it; find and fix problems only when there are some.
 
     ``guardset``: the all-dynamic trace, when the caller has it cached (lint), else traced on demand.
+    ``options``: further ``torch.export.export`` arguments (``dimsolve.export``'s), for every export.
     """
     from dimsolve.export.api import trace_variant
     from dimsolve.export.fix_loop import confirm_fix
@@ -43,7 +45,7 @@ def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, 
         verdicts.append(check_against(traced, spec, timeout_ms))
         return verdicts[-1].ok
 
-    first = attempt_export(model, args, kwargs, dynamic_shapes, strict, decide)
+    first = attempt_export(model, args, kwargs, dynamic_shapes, strict, decide, options)
     own = None
     if first.exported:
         own = verdicts[-1] if verdicts else check_against(first.guardset, spec, timeout_ms)
@@ -54,9 +56,9 @@ def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, 
         own = recheck_zero_one(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
         if own.ok:
             return Checked(replace(own, torch_confirmed=True), first.program)
-        return Checked(confirm_fix(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms), None)
+        return Checked(confirm_fix(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, options), None)
     report = _findings(model, args, kwargs, dynamic_shapes, spec, strict, timeout_ms, first, own, guardset)
-    return Checked(confirm_fix(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms), None)
+    return Checked(confirm_fix(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms, options), None)
 
 
 def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, spec: Spec,

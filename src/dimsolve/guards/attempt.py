@@ -50,12 +50,13 @@ def _is_constraint_violation(exc: BaseException) -> bool:
 
 
 def attempt_export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any,
-                   strict: bool = False, decide: Callable[[GuardSet], bool] | None = None) -> Attempt:
+                   strict: bool = False, decide: Callable[[GuardSet], bool] | None = None,
+                   options: Mapping[str, Any] | None = None) -> Attempt:
     """Export ``model`` with ``dynamic_shapes`` exactly as given; never raises for the model's sake.
 
     ``decide``, when given, sees the GuardSet as soon as torch has solved the constraints (non-strict)
     and stops the export there when it returns False (``Attempt.rejected``): an invalid spec costs
-    no finalised graph.
+    no finalised graph. ``options`` are further ``torch.export.export`` keyword arguments.
 
     >>> a = attempt_export(model, (x,), None, {"x": (Dim("b"),)})    # doctest: +SKIP
     >>> a.exported, [str(g.expr) for g in a.guardset.guards]        # doctest: +SKIP
@@ -76,7 +77,7 @@ def attempt_export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dy
         try:
             with deciding:
                 program = torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=dynamic_shapes,
-                                              strict=strict)
+                                              strict=strict, **dict(options or {}))
         except cap.SpecRejected:
             rejected = True
         except Exception as exc:  # noqa: BLE001 - torch's answer, whatever it is, is data
