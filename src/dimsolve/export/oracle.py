@@ -40,12 +40,19 @@ def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, 
     from dimsolve.export.pipeline import check_against, recheck_zero_one
 
     verdicts: list[Report] = []
+    errors: list[Exception] = []
 
     def decide(traced: GuardSet) -> bool:  # inside torch.export, once it has solved the constraints
-        verdicts.append(check_against(traced, spec, timeout_ms))
+        try:
+            verdicts.append(check_against(traced, spec, timeout_ms))
+        except Exception as exc:  # dimsolve's own error: raised below, never blamed on the model
+            errors.append(exc)
+            return True
         return verdicts[-1].ok
 
     first = attempt_export(model, args, kwargs, dynamic_shapes, strict, decide, options)
+    if errors:
+        raise errors[0]
     own = None
     if first.exported:
         own = verdicts[-1] if verdicts else check_against(first.guardset, spec, timeout_ms)
