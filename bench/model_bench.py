@@ -17,6 +17,7 @@ import time
 import traceback
 import warnings
 from functools import partial
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -225,25 +226,35 @@ def _settle() -> None:
     gc.freeze()
 
 
-def run_case(case: ModelCase, parts: str, repeats: int, limit_s: float) -> dict[str, Any]:
-    """Every requested part for one model, each under ``limit_s``; failures are recorded, not raised."""
-    row: dict[str, Any] = {"name": case.name, "kind": case.kind, "what": case.what}
+def guarded_case(row: dict[str, Any], limit_s: float, body: Callable[[], None]) -> dict[str, Any]:
+    """``body`` (which fills ``row``) under ``limit_s``, quietly; a failure is recorded in ``row`` so
+    one broken case does not stop the benchmark."""
     try:
         with time_limit(limit_s), _quiet():
-            built = case.build()
-            row["warm_up_s"], _ = timed(lambda: (_try_export(built, built.good),
-                                                 dimsolve.trace_guards(built.model, built.args)))
-            _settle()
-            a, guardset = part_a(built, repeats)
-            if "a" in parts:
-                row["a"] = a
-            if "b" in parts:
-                row["b"] = part_b(built, guardset, a, repeats)
-            if "d" in parts and built.bad is not None:
-                row["d"] = part_d(built)
+            body()
     except Timeout as exc:
         row["error"] = f"timeout: {exc}"
     except Exception as exc:  # noqa: BLE001 - one broken case must not stop the benchmark
         row["error"] = f"{type(exc).__name__}: {exc}"
         row["traceback"] = traceback.format_exc(limit=8)
     return row
+
+
+def run_case(case: ModelCase, parts: str, repeats: int, limit_s: float) -> dict[str, Any]:
+    """Every requested part for one model, each under ``limit_s``; failures are recorded, not raised."""
+    row: dict[str, Any] = {"name": case.name, "kind": case.kind, "what": case.what}
+
+    def body() -> None:
+        built = case.build()
+        row["warm_up_s"], _ = timed(lambda: (_try_export(built, built.good),
+                                             dimsolve.trace_guards(built.model, built.args)))
+        _settle()
+        a, guardset = part_a(built, repeats)
+        if "a" in parts:
+            row["a"] = a
+        if "b" in parts:
+            row["b"] = part_b(built, guardset, a, repeats)
+        if "d" in parts and built.bad is not None:
+            row["d"] = part_d(built)
+
+    return guarded_case(row, limit_s, body)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,23 +132,18 @@ def violated_row(built: Built, repeats: int) -> dict[str, Any]:
 
 def run_case(case: ModelCase, repeats: int, limit_s: float) -> dict[str, Any]:
     """Both halves for one model under ``limit_s``; a failure is recorded so the run goes on."""
-    from bench.model_bench import _quiet, _settle
-    from bench.timing import Timeout, time_limit
+    from bench.model_bench import _settle, guarded_case
 
     row: dict[str, Any] = {"name": case.name, "kind": case.kind, "repeats": repeats}
-    try:
-        with time_limit(limit_s), _quiet():
-            built = case.build()
-            _settle()
-            row["valid"] = valid_row(built, repeats)
-            if built.bad is not None:
-                row["violated"] = violated_row(built, repeats)
-    except Timeout as exc:
-        row["error"] = f"timeout: {exc}"
-    except Exception as exc:  # noqa: BLE001 - one broken case must not stop the benchmark
-        row["error"] = f"{type(exc).__name__}: {exc}"
-        row["traceback"] = traceback.format_exc(limit=8)
-    return row
+
+    def body() -> None:
+        built = case.build()
+        _settle()
+        row["valid"] = valid_row(built, repeats)
+        if built.bad is not None:
+            row["violated"] = violated_row(built, repeats)
+
+    return guarded_case(row, limit_s, body)
 
 
 def summary(models: list[dict[str, Any]]) -> dict[str, Any]:
