@@ -17,8 +17,7 @@ from dimsolve.guards.objections import ObjectionKind, check_objection_hooks, rea
 
 pytestmark = pytest.mark.torch
 
-# the lead engineer is renaming trace._resolve to trace.resolve_dim while this lands
-_resolve_dim = getattr(trace, "resolve_dim", None) or getattr(trace, "_resolve")
+_resolve_dim = trace.resolve_dim
 
 
 class Tutorial(torch.nn.Module):
