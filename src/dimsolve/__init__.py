@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from dimsolve._version import __version__
 
 _LAZY = {
     "check_dynamic_shapes": "dimsolve.export.api",
@@ -16,6 +16,7 @@ _LAZY = {
     "export": "dimsolve.export.api",
     "ConstraintViolation": "dimsolve.export.api",
     "DimsolveError": "dimsolve.export.api",
+    "InvalidArgument": "dimsolve.export.api",
     "Report": "dimsolve.export.report",
     "Violation": "dimsolve.export.report",
     "Case": "dimsolve.export.api",

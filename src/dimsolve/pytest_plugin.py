@@ -28,6 +28,25 @@ class _State:
         self.files = set(case_files(self.config))
         self.collected: set[Path] = set()
         self.use_cache = not config.getoption("dimsolve_no_cache")
+        self.cache_problem: str | None = None
+        if self.use_cache:
+            from dimsolve.export.cache import GuardSetCache, default_cache_dir
+
+            directory = default_cache_dir(self.config.root, self.config.cache_dir)
+            self.cache_problem = GuardSetCache(directory).unusable()
+            self.use_cache = self.cache_problem is None
+        # `pytest --dimsolve path ...` runs the cases of those paths only; without paths, every case
+        # file, also those outside testpaths
+        self.scope = _named_paths(config)
+
+    def wanted(self, path: Path) -> bool:
+        return self.scope is None or any(path == p or p in path.parents for p in self.scope)
+
+
+def _named_paths(config: pytest.Config) -> list[Path] | None:
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        return None
+    return [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +69,13 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--dimsolve: {exc}") from None
 
 
+def pytest_report_header(config: pytest.Config) -> str | None:
+    state = config.stash.get(_STATE, None)
+    if state is None or state.cache_problem is None:
+        return None
+    return f"dimsolve: warning: {state.cache_problem}; running without the cache"
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     state = parent.config.stash.get(_STATE, None)
     if state is None or file_path.resolve() not in state.files:
@@ -64,6 +90,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if state is None:
         return
     for path in sorted(state.files - state.collected):
+        if not state.wanted(path):
+            continue
         state.collected.add(path)
         items.extend(session.genitems(CaseFile.from_parent(session, path=path)))
 

@@ -90,7 +90,15 @@ ACCEPTED = [
     _case("var-keyword-without-spec", lambda x, **kw: None, (t(4,),), None, {"x.shape[0]": "4", "kw['a'].shape[0]": "3"}, {},
           kwargs={"a": t(3)}),
     _case("int-input-none", IntInput(), (t(4,), 3), {"x": (dx,), "n": None}, {"x.shape[0]": "dx"}, {"dx": (3, 6)}),
-    _case("int-input-auto", IntInput(), (t(4,), 3), {"x": (dx,), "n": Dim.AUTO}, {"x.shape[0]": "dx"}, {"dx": (3, 6)}),
+    # an int marked Dim.AUTO / Dim.DYNAMIC is a dimension of the spec (torch makes it a symbol); Dim.STATIC is not
+    _case("int-input-auto", IntInput(), (t(4,), 3), {"x": (dx,), "n": Dim.AUTO}, {"x.shape[0]": "dx", "n": "Dim.AUTO"},
+          {"dx": (3, 6)}),
+    _case("int-input-dynamic-bounds", IntInput(), (t(4,), 3), {"x": (dx,), "n": Dim.DYNAMIC(min=1, max=8)},
+          {"x.shape[0]": "dx", "n": "Dim.DYNAMIC(min=1, max=8)"}, {"dx": (3, 6)}),
+    _case("int-input-static-hint", IntInput(), (t(4,), 3), {"x": (dx,), "n": Dim.STATIC}, {"x.shape[0]": "dx"},
+          {"dx": (3, 6)}),
+    _case("int-in-dict-input", DictInput(), ({"a": t(4,), "b": 5},), {"inputs": {"a": (dx,), "b": Dim.DYNAMIC}},
+          {"inputs['a'].shape[0]": "dx", "inputs['b']": "Dim.DYNAMIC"}, {"dx": (3, 6)}),
     _case("float-input-none", FloatInput(), (t(4,), 2.0), ((dx,), None), {"x.shape[0]": "dx"}, {"dx": (3, 6)}),
 ]
 

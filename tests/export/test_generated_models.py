@@ -313,7 +313,12 @@ CORNERS = {
     "slice-plus-one-related": (corner(
         [("slice1", 0), ("add", 2, 1)], [(5, 3), (4, 3)],
         [[("der", "d0", 1, 1), ("int", 3)], [(D, "d0"), ("int", 3)]],
-        {"d0": (4, None, None)}), True),
+        {"d0": (4, 2, None)}), True),
+    # the same with d0's default min: the program checks x0.shape[0] - 1 != 1, so it rejects d0 = 1
+    "slice-plus-one-related-min-0": (corner(
+        [("slice1", 0), ("add", 2, 1)], [(5, 3), (4, 3)],
+        [[("der", "d0", 1, 1), ("int", 3)], [(D, "d0"), ("int", 3)]],
+        {"d0": (4, None, None)}), False),
     # x0[::2] + x1 with x0 = 2*d0, x1 = d0; matmul with the inner dim shared
     "stride2-double": (corner(
         [("slice2", 0), ("add", 2, 1), ("matmul", 3, 1)], [(6, 3), (3, 3)],

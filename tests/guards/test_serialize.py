@@ -202,3 +202,15 @@ def test_malformed_json_text(text, message):
     with pytest.raises(GuardSetFormatError) as info:
         from_json(text)
     assert message in str(info.value)
+
+
+def test_index_bound_guards_keep_their_detail():
+    from dimsolve.guards.model import IndexDetail, ValueRange
+
+    s1 = sympy.Symbol("s1", integer=True, positive=True)
+    detail = IndexDetail("embedding", "lm.wpe.weight", sympy.Integer(64), sympy.Integer(0), s1 - 1,
+                         SourceLocation("m.py", 3, "forward", "pos = torch.arange(n)"), (ValueRange("mask", 0, 1),))
+    gs = GuardSet((SymbolInfo("s1", (DimPath(InputPath(("x",)), 1),), 8, True),),
+                  (GuardRecord(s1 <= 64, GuardKind.INDEX_BOUND, SourceLocation("m.py", 4), detail),))
+    back = from_json(to_json(gs))
+    assert back.guards == gs.guards and back.guards[0].index == detail

@@ -5,7 +5,7 @@
 * conflicting markers on dims the model makes equal (STATIC vs DYNAMIC) are one finding naming both;
 * ``Dim.DYNAMIC(min=, max=)`` bounds are checked like a named Dim's: a written max the model cannot
   reach is an error, no max is information;
-* a DYNAMIC/AUTO range that excludes its own example is DS302 before any tracing.
+* a DYNAMIC/AUTO range that excludes its own example is DS105 before any tracing, like a named Dim's (issue #14).
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def test_related_dynamic_dims_are_information() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# a hint's range that excludes its own example: DS302 before tracing
+# a hint's range that excludes its own example: DS105 (as for a named Dim) before tracing
 # ----------------------------------------------------------------------------------------------
 
 OUTSIDE = [
@@ -210,7 +210,7 @@ OUTSIDE = [
 
 
 @pytest.mark.parametrize("hint", OUTSIDE)
-def test_hint_range_excluding_example_is_ds302_before_tracing(hint: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hint_range_excluding_example_is_ds105_before_tracing(hint: object, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_tracing(*args: object, **kwargs: object) -> None:
         raise AssertionError("traced a spec that is wrong before tracing")
 
@@ -218,12 +218,16 @@ def test_hint_range_excluding_example_is_ds302_before_tracing(hint: object, monk
     report = dimsolve.check_dynamic_shapes(Scale(), (torch.randn(8),), dynamic_shapes={"x": (hint,)})
     assert not report.ok
     assert [(d.code, d.severity.value, d.paths[0]) for d in report.diagnostics] == [
-        ("DS302", "error", spec_path("x.shape[0]"))]
-    assert "8" in report.diagnostics[0].message
+        ("DS105", "error", spec_path("x.shape[0]"))]
+    d = report.diagnostics[0]
+    assert "size 8 of x.shape[0]" in d.message
+    # the fix widens the range to admit the example, in the hint's own kind
+    (change,) = d.fixes[0].changes
+    assert (change.target, change.min <= 8, change.max is None or change.max >= 8) == ("x.shape[0]", True, True)
 
 
 def test_torch_silently_narrows_dynamic_max_below_example() -> None:
-    """Why DS302 is an error: torch exports Dim.DYNAMIC(max=4) with example 8, then rejects the example."""
+    """Why DS105 is an error for a hint too: torch exports Dim.DYNAMIC(max=4) with example 8, then rejects the example."""
     ep = export(Scale(), (torch.randn(8),), {"x": (Dim.DYNAMIC(max=4),)})
     assert ranges(ep) == [(2, "4")]
     with pytest.raises(Exception, match="<= 4"):

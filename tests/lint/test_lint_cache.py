@@ -51,11 +51,12 @@ def _rewrite(cache, change):
 
 
 def _with_text(text):
-    import hashlib
+    """Replace the GuardSet text and sign it with the cache's own secret: the content checks, not the MAC, refuse it."""
+    from dimsolve.export.cache import _mac, cache_secret
 
     def change(data):
         data["guardset"] = text
-        data["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+        data["hmac"] = _mac(cache_secret(), data["key"], text)
 
     return change
 

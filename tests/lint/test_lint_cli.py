@@ -209,10 +209,11 @@ def test_github_annotations_one_line_per_finding(warm):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     annotations = [ln for ln in lines if ln.startswith("::")]
+    assert annotations == lines  # stdout holds the annotations only
     assert len(annotations) == 5  # DS201, DS301, DS102 and the two cases that could not run
     assert any(a.startswith("::error file=models/add/shape_cases.py,line=20,title=dimsolve DS201::") for a in annotations)
     assert all("%0A" in a for a in annotations if "DS201" in a)
-    assert summary_of(lines[-1]) == (7, 3, 2, CHECKED, 0)
+    assert summary_of(result.stderr.splitlines()[-1]) == (7, 3, 2, CHECKED, 0)  # the summary: on stderr
 
 
 @pytest.mark.parametrize(

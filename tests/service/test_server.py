@@ -195,5 +195,41 @@ def test_concurrent_requests_are_all_answered(server):
     assert asyncio.run(run()) == [200] * 8
 
 
+def _mutated(mutate) -> bytes:
+    body = check_body()
+    mutate(body["guardset"]["symbols"][0])
+    return json.dumps(body).encode()
+
+
+# bodies that used to answer 500 and reset the keep-alive connection, then two that are answered
+KEEP_ALIVE = [
+    (_mutated(lambda s: s.update(paths=[])), 422),
+    (_mutated(lambda s: s["paths"][0].update(axis=-1)), 422),
+    (_mutated(lambda s: s["paths"][0].update(axis=2**63 - 1)), 422),
+    (_mutated(lambda s: s["paths"][0].update(input=["nope"])), 422),
+    (b"{not json", 400),
+    (json.dumps(check_body()).encode(), 200),
+]
+
+
+def test_refused_bodies_keep_the_connection_open(server):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        sock = conn.sock
+        for body, status in KEEP_ALIVE:
+            conn.request("POST", "/v1/check", body=body, headers={"content-type": "application/json"})
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            assert response.status == status, answer
+            assert status == 200 or answer["path"] or answer["error"] == "invalid_json"
+            assert conn.sock is sock and response.getheader("connection") != "close"  # the same connection
+    finally:
+        conn.close()
+
+
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip(reason="the fixture uses POSIX signals")

@@ -294,8 +294,16 @@ def _auto_solution(adm: Admitted, point: Mapping[str, int], guards: Sequence[sym
     return bool(ok.any())
 
 
+def solver_guards(gs: GuardSet) -> list[sympy.Basic]:
+    """The backed guards the solver is given, in trace order: one-symbol bounds merged per size
+    (``solver.bounds``: a bound implied by a tighter one, and a repeated guard, are left out)."""
+    from dimsolve.solver.bounds import merge_bounds
+
+    return [g.expr for g in merge_bounds(gs.backed_guards()).kept]
+
+
 def blamed(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP) -> set[int]:
-    """Guards (indices among the backed guards) some admitted point violates with every earlier guard holding.
+    """Guards (indices among ``solver_guards``) some admitted point violates with every earlier guard holding.
 
     Only for specs without Dim.AUTO (check.py's blame is per guard in trace order, earlier ones assumed).
     """
@@ -303,7 +311,7 @@ def blamed(spec: Spec, gs: GuardSet, cap: int = DEFAULT_CAP) -> set[int]:
     assert not adm.auto
     out: set[int] = set()
     earlier = np.ones((adm.n, adm.m), dtype=bool)
-    for i, m in enumerate(guard_matrix(adm, [g.expr for g in gs.backed_guards()])):
+    for i, m in enumerate(guard_matrix(adm, solver_guards(gs))):
         if np.any(earlier & ~m):
             out.add(i)
         earlier = earlier & m

@@ -22,7 +22,8 @@ from dimsolve.solver.problem import build_problem
 from dimsolve.solver.synthesis import synthesize
 
 from solver_oracle import (
-    CeilDiv, FloorDiv, PythonMod, admits_point, blamed, entry, guardset, holds, point_text, sym, violating_point,
+    CeilDiv, FloorDiv, PythonMod, admits_point, blamed, entry, guardset, holds, point_text, solver_guards, sym,
+    violating_point,
 )
 
 MAX_EXAMPLES = 250
@@ -256,7 +257,7 @@ def check_scenario(ex, guards, spec, stats: Counter) -> None:
     assert {v.index for v in verdict.violations} == blamed(spec, gs), what
 
     # (2) each counterexample is admitted and violates its guard (and satisfies the earlier ones)
-    backed = [g.expr for g in gs.backed_guards()]
+    backed = solver_guards(gs)
     for v in verdict.violations:
         cex = v.counterexample
         assert admits_point(spec, gs, cex), f"{what}: counterexample {point_text(cex)} not admitted"

@@ -120,7 +120,7 @@ def test_translation(expr, point, expected):
 
 UNSUPPORTED = [
     pytest.param(X / 2, "1/2", "integer constants", id="rational"),
-    pytest.param(sympy.Float(1.5) * X, "1.5", "integer constants", id="float"),
+    pytest.param(sympy.Rational(3, 2) * X + 1, "3/2", "integer constants", id="rational-coefficient"),
     pytest.param(sympy.Symbol("q", integer=True) + 1, "q", "unknown symbol", id="unknown-symbol"),
     pytest.param(sympy.sin(X) + 1, "sin(x)", "no translation for sin", id="sin"),
     pytest.param(2**X, "2**x", "exponent", id="symbolic-exponent"),
@@ -130,7 +130,9 @@ UNSUPPORTED = [
     pytest.param(sympy.floor(X / Y), "floor(x/y)", "integer constant", id="floor-symbolic-denominator"),
     pytest.param(sympy.Function("FloorDiv")(X, 0), "FloorDiv(x, 0)", "division by zero", id="div-by-zero"),
     pytest.param(sympy.Piecewise((1, X > 0), (2, True)), "Piecewise", "no translation", id="piecewise"),
-    pytest.param(F.ToFloat(X) > 1, "ToFloat(x)", "no translation for ToFloat", id="to-float"),
+    pytest.param(F.ToFloat(X) ** 3 > 1, "ToFloat(x)**3", "C library's pow", id="float-power"),
+    pytest.param(F.TruncToInt(F.OpaqueUnaryFn_sqrt(F.ToFloat(X))), "OpaqueUnaryFn_sqrt", "C library", id="libm"),
+    pytest.param(F.IntTrueDiv(X, 3) + 1 > 1, "IntTrueDiv(x, 3)", "under a rounding", id="unrounded-division"),
     pytest.param(sympy.oo + X, "oo", "integer constants", id="infinity"),
     pytest.param(sympy.And(X > 1, X), "x", "condition", id="int-in-and"),
 ]

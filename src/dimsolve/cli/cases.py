@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -12,6 +13,26 @@ class CaseError(Exception):
     """The target cannot be loaded or does not return a case; the message says what to do."""
 
 
+def factory_line(target: str) -> int:
+    """The line of ``factory`` in ``path/to/file.py:factory`` (its ``def`` or assignment), 1 when not found.
+
+    Read from the source, so that SARIF from ``dimsolve check`` can point at the spec's case.
+    """
+    import ast
+
+    path, _, name = target.rpartition(":")
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return 1
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return node.lineno
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return node.lineno
+    return 1
+
+
 def load_case(target: str) -> Any:
     from dimsolve.export.api import Case
 
@@ -20,7 +41,10 @@ def load_case(target: str) -> Any:
         raise CaseError(f"expected path/to/file.py:factory, got {target!r}")
     if not os.path.isfile(path):
         raise CaseError(f"no such file: {path}")
-    spec = importlib.util.spec_from_file_location(f"dimsolve_case_{abs(hash(path))}", path)
+    # a name from the path itself, not ``hash()`` (salted per process): the same file gets the same
+    # module name, and so the same class names in torch's messages, in every run
+    digest = hashlib.sha256(os.path.abspath(path).encode("utf-8")).hexdigest()[:16]
+    spec = importlib.util.spec_from_file_location(f"dimsolve_case_{digest}", path)
     if spec is None or spec.loader is None:
         raise CaseError(f"cannot import {path}: not a Python file")
     module = importlib.util.module_from_spec(spec)

@@ -77,7 +77,7 @@ def case_dict(r: CaseResult) -> dict[str, Any]:
 
 
 def render_json(results: Sequence[CaseResult], summary: Summary) -> str:
-    from dimsolve import __version__
+    from dimsolve._version import __version__
 
     data = {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -99,7 +99,7 @@ def _spec_location(r: CaseResult) -> dict[str, Any]:
 
 def render_sarif_log(results: Sequence[CaseResult], summary: Summary) -> str:
     """One SARIF run for all cases: results point at the case (the spec), related locations at the guards."""
-    from dimsolve import __version__
+    from dimsolve._version import __version__
     from dimsolve.diagnostics.sarif import render_sarif
 
     rules: dict[str, dict[str, Any]] = {}
@@ -233,5 +233,4 @@ def render_github(results: Sequence[CaseResult], summary: Summary) -> str:
             where = [f"guard at {display_path(lb.location.file)}:{lb.location.line}" for lb in d.labels]
             message = "\n".join([_finding_message(d), *where, f"case: {r.ref.id}"])
             lines.append(_annotation("error" if d.is_error else "warning", r, f"dimsolve {d.code}", message))
-    lines.append(summary.line())
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)  # the summary goes to stderr, as for every machine format

@@ -25,7 +25,9 @@ cache: traced guards are cached in $DIMSOLVE_CACHE_DIR, [tool.dimsolve] cache-di
   <root>/.dimsolve_cache, keyed by the model's source, the case file, the input shapes/dtypes and
   the torch/dimsolve versions; editing a spec re-checks it without tracing. Code the model calls
   from modules that define none of its classes is not in the key: use --no-cache (or
-  `dimsolve cache clear`) after changing it.
+  `dimsolve cache clear`) after changing it. Entries are signed with $DIMSOLVE_CACHE_SECRET or
+  ~/.config/dimsolve/cache-key (outside the cache): an edited entry is rebuilt, never trusted. A
+  cache that cannot be written means one warning and a run without it.
 
 exit codes:
   0  every case is valid
@@ -95,7 +97,7 @@ def run_lint(args: argparse.Namespace) -> int:
     from dimsolve.cli.formats import render
     from dimsolve.cli.progress import Progress
     from dimsolve.cli.runner import ERROR, FINDINGS, RunOptions, Summary, run_cases
-    from dimsolve.export.cache import default_cache_dir
+    from dimsolve.export.cache import GuardSetCache, default_cache_dir
 
     start = time.perf_counter()
     try:
@@ -108,20 +110,40 @@ def run_lint(args: argparse.Namespace) -> int:
         where = ", ".join(args.paths) if args.paths else f"{config.root} (globs: {', '.join(config.cases)})"
         print(f"error: no dimsolve cases found in {where}", file=sys.stderr)
         return 2
+    unwritable = next((path for path in [*(p for _, p in args.report), args.output] if path and not _can_write(path)), None)
+    if unwritable is not None:  # before the cases run, not after
+        print(f"error: cannot write {unwritable}: it is a directory, or its directory is missing or read-only",
+              file=sys.stderr)
+        return 2
     selected = shard(found.cases, *args.shard) if args.shard else found.cases
     cache_dir = None if args.no_cache else str(default_cache_dir(config.root, config.cache_dir))
+    problem = GuardSetCache(cache_dir).unusable() if cache_dir is not None else None
+    if problem is not None:  # one warning, then every case is traced: a finding is never lost to the cache
+        print(f"warning: {problem}; running without the cache", file=sys.stderr)
+        cache_dir = None
     progress = Progress(len(selected))
     results = run_cases(selected, RunOptions(str(config.root), cache_dir), args.jobs,
                         on_done=lambda n, r: progress.update(n, r.ref.id))
     progress.close()
     summary = Summary.of(results, time.perf_counter() - start, "{}/{}".format(*args.shard) if args.shard else None)
-    for fmt, path in args.report:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(render(fmt, results, summary))
-    _emit(render(args.format, results, summary), args.format, args.output, summary.line())
+    try:
+        for fmt, path in args.report:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(render(fmt, results, summary))
+        _emit(render(args.format, results, summary), args.format, args.output, summary.line())
+    except BrokenPipeError:
+        raise  # main() stops quietly
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename or 'the report'}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if any(r.status == FINDINGS for r in results):
         return 1
     return 2 if any(r.status == ERROR for r in results) else 0
+
+
+def _can_write(path: str) -> bool:
+    parent = os.path.dirname(os.path.abspath(path))
+    return os.path.isdir(parent) and os.access(parent, os.W_OK) and not os.path.isdir(path)
 
 
 def _emit(text: str, fmt: str, output: str | None, summary_line: str) -> None:
@@ -132,7 +154,7 @@ def _emit(text: str, fmt: str, output: str | None, summary_line: str) -> None:
         return
     sys.stdout.write(text)
     sys.stdout.flush()
-    if fmt not in ("text", "github"):  # stdout is a machine-readable document: the summary goes beside it
+    if fmt != "text":  # stdout is a machine-readable document: the summary goes beside it
         print(summary_line, file=sys.stderr)
 
 

@@ -1,4 +1,4 @@
-"""``dimsolve``: check torch.export dynamic_shapes specs from the terminal.
+"""dimsolve: check torch.export dynamic_shapes specs from the terminal.
 
 Exit codes: 0 the spec is valid, 1 violations were found, 2 usage error (bad arguments, a file or
 factory that cannot be loaded, a factory that returns the wrong thing).
@@ -10,20 +10,26 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool stopped by `| head`
 
 EPILOG = """exit codes (check; demo exits 0 when it ran):
   0  the spec is valid
   1  the spec has violations (the report says which, with a verified fix)
   2  usage error: bad arguments, or a case file/factory that cannot be loaded
+  141  the reader of stdout went away (`| head`): the rest of the output is dropped quietly
 
 `check` imports and runs the Python file you name: only point it at code you trust."""
 
 
 def _parser() -> argparse.ArgumentParser:
+    from dimsolve._version import __version__
+
     parser = argparse.ArgumentParser(prog="dimsolve", description=__doc__.splitlines()[0], epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"dimsolve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="check a bundled example model with a wrong spec and print the report")
     demo.add_argument("--format", choices=("text", "json"), default="text")
@@ -44,16 +50,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_report(report: object, fmt: str) -> int:
+def _print_report(report: object, fmt: str, target: str | None = None) -> int:
     import json
 
     if fmt == "json":
         print(report.model_dump_json())  # type: ignore[attr-defined]
     elif fmt == "sarif":
-        print(json.dumps(report.to_sarif(), indent=2))  # type: ignore[attr-defined]
+        print(json.dumps(_sarif(report, target), indent=2))
     else:
         print(report)
     return EXIT_OK if report.ok else EXIT_VIOLATIONS  # type: ignore[attr-defined]
+
+
+def _sarif(report: object, target: str | None) -> dict[str, object]:
+    """The report's SARIF; for ``check``, every result located at the case's factory (file and line),
+    as ``lint`` locates results at the case, so that code scanning shows them."""
+    from dimsolve.cli.cases import factory_line
+    from dimsolve.diagnostics.sarif import artifact_uri
+
+    log: dict[str, Any] = report.to_sarif()  # type: ignore[attr-defined]
+    if target is None:
+        return log
+    physical = {"artifactLocation": {"uri": artifact_uri(target.rpartition(":")[0])},
+                "region": {"startLine": factory_line(target)}}
+    for result in log["runs"][0]["results"]:
+        location = (result.get("locations") or [{}])[0]
+        location["physicalLocation"] = physical
+        result["locations"] = [location]
+    return log
 
 
 def _demo(fmt: str) -> int:
@@ -70,6 +94,16 @@ def _demo(fmt: str) -> int:
 
 
 def _check(target: str, fmt: str, strict: bool, spec_json: str | None = None) -> int:
+    from dimsolve.export.api import InvalidArgument
+
+    try:
+        return _check_case(target, fmt, strict, spec_json)
+    except InvalidArgument as exc:  # the factory returned values dimsolve cannot check
+        print(f"error: {target}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _check_case(target: str, fmt: str, strict: bool, spec_json: str | None) -> int:
     from dimsolve.cli.cases import CaseError, load_case
     from dimsolve.export.api import check_dynamic_shapes
 
@@ -82,13 +116,13 @@ def _check(target: str, fmt: str, strict: bool, spec_json: str | None = None) ->
         from dimsolve.service.cli import SpecFileError, check_spec_json
 
         try:
-            return _print_report(check_spec_json(case, spec_json, strict or case.strict), fmt)
+            return _print_report(check_spec_json(case, spec_json, strict or case.strict), fmt, target)
         except SpecFileError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     report = check_dynamic_shapes(case.model, case.args, case.kwargs, dynamic_shapes=case.dynamic_shapes,
                                   strict=strict or case.strict)
-    return _print_report(report, fmt)
+    return _print_report(report, fmt, target)
 
 
 def _explain(code_id: str) -> int:
@@ -115,7 +149,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as exc:  # a dimsolve bug: say so in one line, keep the traceback opt-in
         if os.environ.get("DIMSOLVE_DEBUG"):
             raise
@@ -123,6 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
               "this is a bug in dimsolve; rerun with DIMSOLVE_DEBUG=1 for the traceback and please report it",
               file=sys.stderr)
         return EXIT_USAGE
+
+
+def _closed_pipe() -> int:
+    # stdout's reader is gone: point stdout at devnull so the interpreter's final flush does not
+    # fail again ("Exception ignored ... BrokenPipeError"), and stop without a message
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (embedded use): nothing to redirect
+        pass
+    return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":

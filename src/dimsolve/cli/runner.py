@@ -87,6 +87,7 @@ def _file_hash(path: str) -> str:
 
 def run_case(ref: CaseRef, options: RunOptions) -> CaseResult:
     """Run one case (in this process): import its file, call it, check its spec through the cache."""
+    from dimsolve.export.api import InvalidArgument
     from dimsolve.export.cache import GuardSetCache, check_cached
     from dimsolve.export.case import CaseReturnError, as_case, case_options
 
@@ -110,6 +111,9 @@ def run_case(ref: CaseRef, options: RunOptions) -> CaseResult:
                                    strict=case.strict, cache=cache, salt=_file_hash(ref.file))
             report = checked.report
             text, data = str(report), report.to_dict()
+        except InvalidArgument as exc:  # the case's own values (e.g. args that are not a tuple): its error
+            return CaseResult(ref, ERROR, text=f"{ref.function}() returned a case dimsolve cannot check: {exc}",
+                              seconds=time.perf_counter() - start, output=out.getvalue())
         except Exception as exc:  # a dimsolve bug on this case: keep going, report it as the case's error
             return CaseResult(ref, ERROR, text=f"internal error: {describe_exception(exc)}",
                               seconds=time.perf_counter() - start, output=out.getvalue())

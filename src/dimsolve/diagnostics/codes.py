@@ -53,10 +53,14 @@ CODES: dict[str, Code] = {
         # DS6xx: unbacked / data-dependent
         Code("DS601", "data-dependent-guard", _E, "tracing needs the value of a data-dependent expression"),
         Code("DS602", "data-dependent-assert", _I, "a data-dependent condition becomes a runtime assert"),
+        # DS7xx: dimsolve's own checks beyond torch's guards (index bounds)
+        Code("DS701", "index-out-of-range", _E, "an index built from sizes goes past the table it indexes for sizes the spec admits"),
+        Code("DS702", "index-out-of-range-assumed", _W, "as DS701, assuming the example's values of an integer input (a 0/1 mask)"),
         # DS9xx: the tool could not decide
-        Code("DS901", "solver-unknown", _E, "the solver could not decide within its time budget"),
+        Code("DS901", "solver-unknown", _E, "the solver could not decide within its budget of work"),
         Code("DS902", "unsupported-expression", _E, "a guard uses an operation dimsolve cannot translate"),
         Code("DS903", "trace-failed", _E, "tracing the model with torch failed for a reason other than the spec"),
+        Code("DS904", "inconsistent-guards", _E, "a guard no input satisfies, or one over a symbol the GuardSet does not declare"),
     )
 }
 

@@ -29,7 +29,10 @@ def sub_path(path: str, key: object) -> str:
 
 def describe(value: object) -> str:
     """A short rendering of a user value for messages: ``'abc' (str)``."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose __repr__ raises still gets its finding
+        text = f"<{type(value).__name__} object>"
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{text} ({type(value).__name__})"

@@ -1,7 +1,7 @@
 """Apply structured ``SpecChange``s (the fixes dimsolve proposes) to a ``Spec``.
 
 A change's ``target`` is a root Dim's name (``dy``) or, for a dimension without a name, its path
-(``x.shape[0]``). Changes apply in order; roots no dimension uses any more are dropped at the end.
+(``x.shape[0]``; for an int input its spec path, ``dynamic_shapes["n"]``: ``SpecEntry.target``). Changes apply in order; roots no dimension uses any more are dropped at the end.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def _rewrite(
     if target in roots:
         chosen = [i for i, e in enumerate(entries) if e.dim.is_named and e.dim.root == target]
     else:
-        chosen = [i for i, e in enumerate(entries) if str(e.path) == target]
+        chosen = [i for i, e in enumerate(entries) if target in (str(e.path), e.target)]
         if not chosen:
             raise unknown_target_error(target, roots)
     for i in chosen:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
-from dimsolve.diagnostics.model import Diagnostic
-from dimsolve.dims._common import diag, root_text
+from dimsolve.diagnostics.model import Applicability, Diagnostic, Fix, SetRange
+from dimsolve.dims._common import bounds_call, diag, root_text
 from dimsolve.dims.model import DimKind, RootDim, SpecEntry, linear_text
 
 _MAX_SIZE = sys.maxsize - 1  # torch refuses derived dims whose max goes past this
@@ -144,34 +145,38 @@ def _two_values(name: str, a: tuple[int, SpecEntry], b: tuple[int, SpecEntry]) -
 def _outside(e: SpecEntry, root: RootDim, value: int) -> Diagnostic:
     d = e.dim
     high = None if root.max is None else d.coeff * root.max + d.offset
-    span = _range_text(d.coeff * root.min + d.offset, high)
     wider = RootDim(root.name, min(root.min, value), None if root.max is None else max(root.max, value))
-    return diag(
-        "DS105",
-        f"size {e.example} of {e.path} is outside the range {span} of {d.expr_text()}",
-        (e.spec_path,),
-        f"widen the range: {root_text(wider)}, or use an example inside it",
-        {"example": e.example, "root_value": value},
-    )
+    return _example_outside(e, (d.coeff * root.min + d.offset, high), d.expr_text(), root_text(wider),
+                            SetRange(root.name, wider.min, wider.max), {"root_value": value})
 
 
 def _hint_outside(e: SpecEntry) -> Iterable[Diagnostic]:
-    """``Dim.DYNAMIC(max=4)`` with an example of 8: torch exports with [2, 4] and then rejects the
-    very example it traced with, so this is an error before any tracing."""
+    """``Dim.DYNAMIC(max=4)`` with an example of 8: the same mistake as a named Dim whose range
+    excludes the example, so the same finding (torch exports, then rejects the very example it
+    traced with, where a named Dim makes it raise)."""
     d = e.dim
     low, high = d.min, d.max
     if (low is not None and e.example < low) or (high is not None and e.example > high):
-        span = _range_text(low if low is not None else 0, high)
-        bounds = ", ".join(f"{k}={v}" for k, v in (("min", low), ("max", high)) if v is not None)
         wider_low = None if low is None else min(low, e.example)
         wider_high = None if high is None else max(high, e.example)
-        wider = ", ".join(f"{k}={v}" for k, v in (("min", wider_low), ("max", wider_high)) if v is not None)
-        # DESIGN.md files this under silent narrowing: torch exports, then rejects the example itself
-        yield diag(
-            "DS302",
-            f"size {e.example} of {e.path} is outside the range {span} of {d.expr_text()}({bounds}): "
-            "torch would export with that range, then reject the very example it traced with",
-            (e.spec_path,),
-            f"widen the range: {d.expr_text()}({wider}), or use an example inside it",
-            {"example": e.example},
-        )
+        written = d.expr_text() + bounds_call(low, high)
+        note = "torch would export with that range, then reject the very example it traced with"
+        yield _example_outside(e, (low if low is not None else 0, high), written,
+                               d.expr_text() + bounds_call(wider_low, wider_high),
+                               SetRange(e.target, wider_low if wider_low is not None else 0, wider_high), {}, note)
+
+
+def _example_outside(e: SpecEntry, span: tuple[int, int | None], written: str, wider: str, change: SetRange,
+                     facts: dict[str, object], note: str = "") -> Diagnostic:
+    """DS105 for any kind of dim: the path, the example value, the range, and the widened range as the fix."""
+    what = "value" if e.path.is_scalar else "size"
+    found = diag(
+        "DS105",
+        f"{what} {e.example} of {e.path} is outside the range {_range_text(*span)} of {written}",
+        (e.spec_path,),
+        f"widen the range: {wider}, or use an example inside it",
+        {"example": e.example, **facts},
+    )
+    # the example or the range may be the mistake, and nothing was traced: the fix is not verified
+    fix = Fix(f"widen the range to admit the example: {wider}", (change,), Applicability.UNVERIFIED)
+    return replace(found, fixes=(fix,), notes=(note,) if note else ())

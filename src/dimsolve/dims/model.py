@@ -32,15 +32,22 @@ class InputPath:
         return str(head) + "".join(_fmt_key(k) for k in rest)
 
 
+SCALAR_AXIS = -1  # the "axis" of an int input marked Dim.AUTO / Dim.DYNAMIC: its value is the dimension
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class DimPath:
-    """One dimension of one tensor input: ``x.shape[0]``."""
+    """One dimension of one tensor input (``x.shape[0]``), or an int input's value (``n``, ``cfg['k']``)."""
 
     input: InputPath
     axis: int
 
+    @property
+    def is_scalar(self) -> bool:
+        return self.axis == SCALAR_AXIS
+
     def __str__(self) -> str:
-        return f"{self.input}.shape[{self.axis}]"
+        return str(self.input) if self.is_scalar else f"{self.input}.shape[{self.axis}]"
 
 
 class DimKind(str, enum.Enum):
@@ -115,6 +122,13 @@ class SpecEntry:
     spec_path: str  # the user's spelling: dynamic_shapes["x"][0], dynamic_shapes[1][0]
     dim: DimSpec
     example: int
+
+    @property
+    def target(self) -> str:
+        """How a ``SpecChange`` names this dimension when it has no Dim of its own: its input path
+        (``x.shape[0]``), or for an int input its spec path (``dynamic_shapes["n"]``), which cannot be
+        mistaken for a Dim name (torch takes no named Dim for an int)."""
+        return self.spec_path if self.path.is_scalar else str(self.path)
 
 
 # --- layout: the user's container structure, kept to rebuild the spec in the same form ---------

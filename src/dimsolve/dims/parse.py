@@ -20,9 +20,11 @@ from dimsolve.diagnostics.model import Diagnostic
 from dimsolve.dims._common import describe, diag, is_plain_int, root_text, sub_path
 from dimsolve.dims._torch import TorchTypes, hint_style, read_dim, torch_types
 from dimsolve.dims.check import check_entries
-from dimsolve.dims.model import DimKind, DimPath, DimSpec, InputPath, LayoutNode, NodeKind, RootDim, Spec, SpecEntry
+from dimsolve.dims.model import (SCALAR_AXIS, DimKind, DimPath, DimSpec, InputPath, LayoutNode, NodeKind, RootDim,
+                                  Spec, SpecEntry)
 
 TOP = "dynamic_shapes"
+MAX_DEPTH = 64  # container levels in a spec or an input; deeper ones are refused before any walk recurses
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,9 @@ def parse_spec(
     if isinstance(bound, Diagnostic):
         return ParseResult(None, (bound,))
     inputs, params, var_keyword = bound
+    deep = _too_deep(dynamic_shapes, inputs)
+    if deep is not None:
+        return ParseResult(None, (deep,))
     walker = _Walker(types)
     top = _TopLevel(walker, inputs, params, kwargs)
     layout = top.parse(dynamic_shapes)
@@ -72,6 +77,40 @@ def parse_spec(
         return ParseResult(None, tuple(found))
     spec = Spec(tuple(walker.entries), dict(walker.roots), layout, tuple(inputs))
     return ParseResult(spec, ())
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether tuples, lists and dicts nest more than ``limit`` levels in ``value`` (no recursion;
+    shared or self-referencing containers are walked once per depth they are reached at)."""
+    stack = [(value, 1)]
+    seen: dict[int, int] = {}
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, (tuple, list, dict)):
+            continue
+        if depth > limit:
+            return True
+        if seen.get(id(item), 0) >= depth:
+            continue
+        seen[id(item)] = depth
+        stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _too_deep(spec: Any, inputs: dict[str, Any]) -> Diagnostic | None:
+    """DS109 for a spec, DS101 for example inputs, nested deeper than ``MAX_DEPTH`` containers."""
+    for name, value in inputs.items():
+        if _depth_over(value, MAX_DEPTH):
+            return diag("DS101", f"input {name} nests containers more than {MAX_DEPTH} levels deep",
+                        (sub_path(TOP, name),), "pass example inputs that torch.export can flatten: "
+                        f"at most {MAX_DEPTH} levels of tuples, lists and dicts")
+    entries = spec.items() if isinstance(spec, dict) else enumerate(spec) if isinstance(spec, (tuple, list)) else ()
+    for key, value in entries:
+        if _depth_over(value, MAX_DEPTH - 1):
+            return diag("DS109", f"{sub_path(TOP, key)} nests containers more than {MAX_DEPTH} levels deep",
+                        (sub_path(TOP, key),), "a spec follows its input's structure: one tuple, list or dict "
+                        "per container level of the input, then one entry per tensor dimension")
+    return None
 
 
 def _bind(
@@ -292,6 +331,10 @@ class _Walker:
         is_int = is_plain_int(value)
         style = hint_style(spec, self.types) if is_int else None
         if style is not None:
+            if style.kind != "static":  # torch makes the int a symbol: one more dimension of the spec
+                kind = DimKind.AUTO if style.kind == "auto" else DimKind.DYNAMIC
+                dim = DimSpec(kind, min=style.min, max=style.max)
+                self.entries.append(SpecEntry(DimPath(ipath, SCALAR_AXIS), spath, dim, value))
             return LayoutNode(NodeKind.OTHER, style=style.encode(), input=ipath)
         if is_int:
             what = f"an int ({value})"

@@ -131,13 +131,21 @@ class _Materializer:
         if n.kind is NodeKind.NONE:
             return self._none(n)
         if n.kind is NodeKind.OTHER:
-            return self.hint(decode_hint_style(n.style))
+            return self._scalar(n)
         if n.kind is NodeKind.TENSOR:
             return self._tensor(n)
         children = [self.node(c) for c in n.children]
         if n.kind is NodeKind.DICT:
             return dict(zip(n.keys, children))
         return list(children) if n.kind is NodeKind.LIST else tuple(children)
+
+    def _scalar(self, n: LayoutNode) -> object:
+        """An int input's spec: its entry as a fix left it (static: None, torch takes no int there), else
+        the hint as written (``Dim.STATIC``)."""
+        entry = next((e for e in self.by_input.get(n.input, []) if e.path.is_scalar), None) if n.input else None
+        if entry is None:
+            return self.hint(decode_hint_style(n.style))
+        return None if entry.dim.kind is DimKind.STATIC else self.leaf(entry)
 
     def _none(self, n: LayoutNode) -> object:
         if n.input is None:  # dynamic_shapes=None: keep None unless a change made something dynamic

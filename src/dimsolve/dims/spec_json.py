@@ -84,7 +84,8 @@ class TracedInputs:
         """From (dimension, example size) pairs, e.g. a GuardSet's symbols; None when an input has a gap."""
         sizes: dict[InputPath, dict[int, int]] = {}
         for path, example in dims:
-            sizes.setdefault(path.input, {})[path.axis] = example
+            if not path.is_scalar:  # an int input's value (Dim.AUTO in the trace) is not a tensor's shape
+                sizes.setdefault(path.input, {})[path.axis] = example
         leaves = []
         for ipath, axes in sizes.items():
             if sorted(axes) != list(range(len(axes))):
@@ -377,7 +378,7 @@ def traced_inputs_from_meta(text: str) -> TracedInputs:
         if shape is not None:
             sizes = _expect_list(shape, leaf.at("shape"))
             shape = tuple(_expect_size(v, f"{leaf.at('shape')}[{j}]") for j, v in enumerate(sizes))
-        leaf.finish()
+        leaf.finish(allowed=("value",))  # an int input's example value (export.api records it)
         leaves.append((ipath, shape))
     top.finish()
     passed = {str(p.keys[0]) for p, _ in leaves}

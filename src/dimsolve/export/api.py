@@ -17,6 +17,31 @@ class DimsolveError(Exception):
     """The root of dimsolve's exceptions."""
 
 
+class InvalidArgument(DimsolveError, TypeError):
+    """A dimsolve function was called with an argument of the wrong type or value (spec problems are
+    not this: they are DS1xx findings in the report)."""
+
+
+MAX_TIMEOUT_MS = 2**31 - 1  # z3 keeps its timeout in an unsigned 32-bit int
+
+
+def _check_call(args: Any, kwargs: Any, timeout_ms: Any = DEFAULT_TIMEOUT_MS) -> None:
+    """Refuse misuse before any work: ``args`` a tuple/list, ``kwargs`` a str-keyed mapping or None,
+    ``timeout_ms`` a positive int."""
+    if not isinstance(args, (tuple, list)):
+        raise InvalidArgument(f"args must be a tuple of the example inputs, got {type(args).__name__}; "
+                              "for one input write (x,)")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise InvalidArgument(f"kwargs must be a dict of keyword inputs or None, got {type(kwargs).__name__}; "
+                              "put positional inputs in args")
+    bad_key = next((k for k in (kwargs or {}) if not isinstance(k, str)), None)
+    if bad_key is not None:
+        raise InvalidArgument(f"kwargs keys must be parameter names (str), got {bad_key!r}")
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 0 < timeout_ms <= MAX_TIMEOUT_MS:
+        raise InvalidArgument(f"timeout_ms must be an int from 1 to {MAX_TIMEOUT_MS} (milliseconds per solver query), "
+                              f"got {timeout_ms!r}")
+
+
 class ConstraintViolation(DimsolveError):
     """Raised by ``dimsolve.export`` before torch finalises a graph; ``.report`` has the findings and fixes."""
 
@@ -46,24 +71,33 @@ def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = Non
     >>> gs = dimsolve.trace_guards(model, (x, y))          # doctest: +SKIP
     >>> dimsolve.check_spec(gs, {"x": (dx,), "y": (dx,)})  # doctest: +SKIP
     """
+    _check_call(args, kwargs)
     return trace_variant(model, tuple(args), kwargs, strict=strict)
 
 
 def trace_variant(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, *, strict: bool,
                   size_oblivious: bool = False) -> GuardSet:
     """``trace_guards``, or with sizes 0/1 kept symbolic (``size_oblivious``, see ``export.zero_one``)."""
+    from dimsolve.export.inputs import CONTAINERS, container_kinds
     from dimsolve.guards.trace import bind_inputs, input_leaves, trace_guards as _trace
 
     guardset = _trace(model, tuple(args), kwargs, strict=strict, size_oblivious=size_oblivious)
     bound = bind_inputs(model, tuple(args), kwargs)
-    leaves = [
-        {"path": list(leaf.path.keys), "shape": list(leaf.value.shape) if hasattr(leaf.value, "shape") else None}
-        for leaf in input_leaves(bound)
-    ]
+    leaves = [_leaf_record(leaf.path.keys, leaf.value) for leaf in input_leaves(bound)]
     meta = dict(guardset.meta)
     meta["inputs"] = json.dumps({"params": _param_names(model), "leaves": leaves})
+    meta[CONTAINERS] = container_kinds(bound)
     return GuardSet(guardset.symbols, guardset.guards, guardset.specializations, guardset.failures,
                     guardset.strict, guardset.torch_version, meta)
+
+
+def _leaf_record(keys: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """One input leaf in ``meta["inputs"]``: its path and shape, and an int input's value (a spec
+    may make that int dynamic; its example is then the value)."""
+    record: dict[str, Any] = {"path": list(keys), "shape": list(value.shape) if hasattr(value, "shape") else None}
+    if isinstance(value, int) and not isinstance(value, bool):
+        record["value"] = value
+    return record
 
 
 def _param_names(model: Any) -> list[str]:
@@ -74,17 +108,24 @@ def _param_names(model: Any) -> list[str]:
 
 
 def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
-                         strict: bool = False, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:
+                         strict: bool = False, timeout_ms: int = DEFAULT_TIMEOUT_MS,
+                         value_ranges: Mapping[str, tuple[int, int]] | None = None) -> Report:
     """Decide ``dynamic_shapes`` for ``model`` on these example inputs; spec errors come before tracing.
 
     torch.export of the spec as written comes first: when torch exports it and z3 proves every
     guard and runtime assert of that program, the spec is valid after one trace. Otherwise the
     findings come with a fix that torch.export has exported (``report.fix_verified``).
 
+    ``value_ranges``: the values integer inputs hold (``{"attention_mask": (0, 1)}``), for the index
+    checks (DS7xx); without it dimsolve assumes the example's values and says so (DS702).
+
     >>> report = dimsolve.check_dynamic_shapes(Foo(), (x, y), dynamic_shapes={"x": (dx, d1), "y": (dy, d1)})  # doctest: +SKIP
     >>> report.ok, report.fix_code                                                                            # doctest: +SKIP
     """
-    return _checked(model, args, kwargs, dynamic_shapes, strict, timeout_ms).report
+    from dimsolve.guards.index_bounds import stated_value_ranges
+
+    with stated_value_ranges(value_ranges):
+        return _checked(model, args, kwargs, dynamic_shapes, strict, timeout_ms).report
 
 
 def _checked(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
@@ -92,6 +133,7 @@ def _checked(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_
     from dimsolve.dims.parse import parse_spec
     from dimsolve.export.oracle import Checked, check_with_torch
 
+    _check_call(args, kwargs, timeout_ms)
     parsed = parse_spec(model, tuple(args), kwargs, dynamic_shapes)
     if parsed.spec is None:
         return Checked(Report(parsed.diagnostics), None)
@@ -104,6 +146,11 @@ def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAU
     from dimsolve.dims.parse import parse_spec
     from dimsolve.export.inputs import stand_in_inputs
 
+    if not isinstance(guards, GuardSet):
+        hint = ("; read a GuardSet's JSON with dimsolve.guards.serialize.from_json"
+                if isinstance(guards, (str, bytes, dict)) else "")
+        raise InvalidArgument(f"guards must be a GuardSet from dimsolve.trace_guards, got {type(guards).__name__}{hint}")
+    _check_call((), None, timeout_ms)
     stand_in = stand_in_inputs(guards)
     if stand_in is None:
         raise DimsolveError("this GuardSet does not record its inputs; create it with dimsolve.trace_guards")

@@ -24,6 +24,7 @@ from dimsolve.diagnostics.model import (
     Specialize,
 )
 from dimsolve.dims.model import DimKind, Spec, linear_text
+from dimsolve.export.index_findings import index_finding
 from dimsolve.export.terms import display_names, root_paths, root_ref, root_term, root_uses, spec_summary, user_expr
 from dimsolve.export.torch_behaviour import TorchModel
 from dimsolve.guards.model import GuardRecord, GuardSet
@@ -171,7 +172,7 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         notes += (f"with Dim.AUTO, torch.export infers it from `{guards[0]}` and checks it at run time",)
     roots = {getattr(change, "target", "")} | ({change.root} if isinstance(change, Relate) else set())
     applicability = Applicability.VERIFIED if verified else Applicability.UNVERIFIED
-    return Diagnostic(
+    return index_finding(problem, change, vs, Diagnostic(
         code=code,
         severity=Severity.ERROR,
         message=message,
@@ -180,7 +181,7 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         notes=notes,
         fixes=(Fix(message, tuple(extra) + (change,), applicability),),
         facts=facts,
-    )
+    ))
 
 
 def _involved_roots(change: SpecChange) -> set[str]:
@@ -242,11 +243,34 @@ def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | No
                 context = max(verdict.violations, key=lambda v: _score(problem, plan, v, change), default=None)
                 if context is not None and _score(problem, plan, context, change) > 0:
                     owned[i] = [context]
+            if not owned[i] and isinstance(change, Specialize):  # a DS401 names the guard that pins it
+                owned[i] = _pinning(problem, change)
+            if isinstance(change, MakeAuto):  # the relation torch will infer leads
+                relation = [v for v in verdict.violations if isinstance(v.guard.expr, sympy.Equality)
+                            and change.target in _roots_of(problem, v)]
+                owned[i] = relation[:1] + [v for v in owned[i] if v not in relation[:1]]
             extra = [new_roots[change.root]] if isinstance(change, Relate) and change.root in new_roots else []
             raises = _torch_raises(problem, plan, change, owned[i], torch)
             out.append(_diagnostic(problem, change, extra, owned[i], plan.verified, raises))
-    out += [_unattributed(problem, v, torch.raises(v.index)) for v in remaining]
+    out += [_unattributed(problem, v, v.index < 0 or torch.raises(v.index)) for v in remaining]
     return sorted(out, key=_source_order)
+
+
+def _pinning(problem: Problem, change: Specialize) -> list[GuardViolation]:
+    """The guard that fails when the specialised root moves one step from its example."""
+    from dimsolve.solver.progressions import moved, pinning_guard
+
+    example = problem.example()
+    users = {sym: (e.dim.coeff, e.dim.offset) for sym, entries in problem.entries_of.items()
+             for e in entries if e.dim.is_named and e.dim.root == change.target and sym in example}
+    if not users:
+        return []
+    sym, (coeff, offset) = next(iter(users.items()))
+    found = pinning_guard(problem, moved(example, users, (example[sym] - offset) // coeff))
+    if found is None:
+        return []
+    index = {r: i for i, (r, _) in enumerate(problem.guards)}
+    return [GuardViolation(found[0], index.get(found[0], -1), found[1])]
 
 
 def _source_order(d: Diagnostic) -> tuple[str, int]:
@@ -263,7 +287,7 @@ def _raising_code(expr: sympy.Basic) -> str:
 
 def _unattributed(problem: Problem, v: GuardViolation, raises: bool) -> Diagnostic:
     guard = _guard_text(problem, v)
-    return Diagnostic(
+    return index_finding(problem, None, [v], Diagnostic(
         code=_raising_code(v.guard.expr) if raises else "DS302",
         severity=Severity.ERROR,
         message=f"the spec admits inputs that fail `{guard}`" + ("" if raises else _SILENT),
@@ -271,7 +295,7 @@ def _unattributed(problem: Problem, v: GuardViolation, raises: bool) -> Diagnost
         labels=(Label(v.guard.origin, guard),) if v.guard.origin else (),
         help=("no fix in torch's Dim language was found; narrow the Dims involved or use Dim.AUTO",),
         facts={"guard": guard, "counterexample": _counterexample(problem, v), "spec": spec_summary(problem.spec)},
-    )
+    ))
 
 
 _UNSUPPORTED_HELP = "this guard was not checked; please report it so dimsolve can learn the operation"
@@ -289,8 +313,8 @@ def _undecided(record: GuardRecord, guardset: GuardSet, code: str, why: str, hel
 def solver_limit_diagnostics(problem: Problem, verdict: Verdict, guardset: GuardSet) -> list[Diagnostic]:
     """Guards dimsolve could not decide: never reported as valid, always as DS9xx."""
     out = [_undecided(r, guardset, "DS902", "cannot decide `{guard}`: " + reason.replace("{", "{{").replace("}", "}}"),
-                      _UNSUPPORTED_HELP) for r, reason in problem.unsupported]
-    out += [_undecided(r, guardset, "DS901", "the solver could not decide `{guard}` within its time budget",
+                      _UNSUPPORTED_HELP) for r, reason in problem.unsupported if r not in verdict.enumerated]
+    out += [_undecided(r, guardset, "DS901", "the solver could not decide `{guard}` within its budget",
                        _UNKNOWN_HELP) for r in verdict.undecided]
     return out
 

@@ -50,11 +50,12 @@ def _parse(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_sh
 
 def _objection(attempt: Attempt, spec: Spec, timeout_ms: int) -> str:
     """Why torch's export of ``spec`` does not verify it, in the user's words; "" when it does."""
+    from dimsolve.export.index_findings import INDEX_CODES
     from dimsolve.export.pipeline import check_against
 
     if attempt.exported:
         own = check_against(attempt.guardset, spec, timeout_ms)
-        errors = [d.message for d in own.diagnostics if d.is_error]
+        errors = [d.message for d in own.diagnostics if d.is_error or d.code in INDEX_CODES]
         return "" if not errors else "the exported program rejects sizes the fix admits: " + errors[0]
     if attempt.failure is not None:
         return attempt.failure.message
@@ -95,6 +96,7 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
     ``options``: the user's further ``torch.export.export`` arguments, used for every round too.
     """
     from dimsolve.dims.render import to_torch
+    from dimsolve.export.extremes import fails_at_extremes
 
     if report.spec is None or report.fixed_spec is None or report.guardset is None:
         return replace(report, torch_confirmed=True)
@@ -112,6 +114,8 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
                                  options=options) if spec else None
         if spec is not None and attempt is not None:
             problem = _objection(attempt, spec, timeout_ms)
+            if not problem:  # a DS7xx fix: the program must also run at the fix's extreme sizes
+                problem = fails_at_extremes(report, attempt.program, state.candidate, model, ex_args, ex_kwargs)
         state.rounds.append(FixRound(state.candidate, not problem, problem))
         if not problem:
             return _verified(report, state)

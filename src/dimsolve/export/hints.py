@@ -12,13 +12,15 @@ import os
 import re
 from dataclasses import dataclass, replace
 
+import sympy
+
 from dimsolve.diagnostics.model import Diagnostic, Fix, MakeAuto, Relate, SetRange, Severity, Specialize
 from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec, SpecEntry
 from dimsolve.export.findings import violation_diagnostics
 from dimsolve.export.terms import spec_summary
 from dimsolve.guards.model import GuardSet
 from dimsolve.solver.check import Status, check
-from dimsolve.solver.problem import build_problem
+from dimsolve.solver.problem import build_problem, lowest_size
 from dimsolve.solver.synthesis import synthesize
 
 _HINTS = (DimKind.AUTO, DimKind.DYNAMIC)
@@ -31,7 +33,8 @@ class Resolution:
 
 
 def _root_name(entry: SpecEntry, taken: set[str]) -> str:
-    base = re.sub(r"\W+", "_", str(entry.path.input)).strip("_") + f"_dim{entry.path.axis}"
+    axis = "_value" if entry.path.is_scalar else f"_dim{entry.path.axis}"
+    base = re.sub(r"\W+", "_", str(entry.path.input)).strip("_") + axis
     name, n = base, 2
     while name in taken:
         name, n = f"{base}_{n}", n + 1
@@ -48,15 +51,17 @@ def name_hints(spec: Spec) -> tuple[Spec, dict[str, SpecEntry]]:
     for e in spec.entries:
         if e.dim.kind in _HINTS:
             name = _root_name(e, taken)
-            # torch gives hinted dims the range [2, inf) unless bounds are written
-            roots[name] = RootDim(name, max(e.dim.min if e.dim.min is not None else 2, 2), e.dim.max)
+            # torch gives hinted dims the range [2, inf) unless bounds are written (int inputs [0, inf))
+            low = lowest_size(e)
+            roots[name] = RootDim(name, max(e.dim.min if e.dim.min is not None else low, low), e.dim.max)
             hinted[name] = e
             e = replace(e, dim=DimSpec(DimKind.ROOT, root=name))
         entries.append(e)
     return replace(spec, entries=tuple(entries), roots=roots), hinted
 
 
-def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed: Spec | None = None) -> Diagnostic:
+def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed: Spec | None = None,
+             relation: str = "") -> Diagnostic:
     change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
     hint = entry.dim.expr_text()
     why = f" because of `{d.facts['guard']}`" if "guard" in d.facts else ""
@@ -76,11 +81,13 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
             what = f"equals {_linear(other, change)}"
     elif isinstance(change, SetRange):
         hi = "inf" if change.max is None else change.max
-        what = f"is dynamic in [{max(change.min, 2)}, {hi}]"
+        what = f"is dynamic in [{max(change.min, lowest_size(entry))}, {hi}]"
         if entry.dim.kind is DimKind.DYNAMIC and _narrower_than_written(entry, change):
             severity, code = Severity.ERROR, "DS301"
     elif isinstance(change, MakeAuto):
-        what = "is a non-linear function of other dimensions, inferred by torch"
+        what = {"linear": "is a linear function of other dimensions that a Dim cannot express, inferred by torch",
+                "non-linear": "is a non-linear function of other dimensions, inferred by torch"}.get(
+            relation, "is determined by other dimensions in a way a Dim cannot express, inferred by torch")
     else:
         what = "is dynamic"
     message = f"{entry.path} ({hint}) {what}{why}"
@@ -91,14 +98,15 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
         message += f" (tied to {', '.join(others)})"
     help_lines: tuple[str, ...] = ()
     if code == "DS404":
-        help_lines = (f"mark {entry.path} Dim.STATIC (or write {change.value}), or use Dim.AUTO to let export decide",)
+        static = "None (static)" if entry.path.is_scalar else f"Dim.STATIC (or write {change.value})"
+        help_lines = (f"mark {entry.path} {static}, or use Dim.AUTO to let export decide",)
     fixes: tuple[Fix, ...] = ()
     if severity is Severity.ERROR and isinstance(change, Specialize):
-        fixes = (Fix(message, (Specialize(str(entry.path), change.value),)),)
+        fixes = (Fix(message, (Specialize(entry.target, change.value),)),)
     elif severity is Severity.ERROR and isinstance(change, SetRange):
-        fixes = (Fix(message, (SetRange(str(entry.path), change.min, change.max),)),)
+        fixes = (Fix(message, (SetRange(entry.target, change.min, change.max),)),)
     elif severity is Severity.ERROR and isinstance(change, Relate):
-        fixes = (Fix(message, (Relate(str(entry.path), change.root, change.coeff, change.offset),)),)
+        fixes = (Fix(message, (Relate(entry.target, change.root, change.coeff, change.offset),)),)
     facts = {k: v for k, v in d.facts.items() if k != "spec" and (severity is Severity.ERROR or k != "counterexample")}
     facts["spec"] = spec_summary(original)
     # an error names every entry it ties together; an explanation concerns its own dim only
@@ -150,7 +158,8 @@ def _narrower_than_written(entry: SpecEntry, change: SetRange) -> bool:
 def _unconstrained(entry: SpecEntry) -> Diagnostic:
     d = entry.dim
     written = d.min is not None or d.max is not None
-    rng = f" in [{max(d.min or 2, 2)}, {'inf' if d.max is None else d.max}]" if written else ""
+    low = lowest_size(entry)
+    rng = f" in [{max(d.min or low, low)}, {'inf' if d.max is None else d.max}]" if written else ""
     return Diagnostic(code="DS405", severity=Severity.INFO,
                       message=f"{entry.path} ({d.expr_text()}) is dynamic{rng}: no guard constrains it",
                       paths=(entry.spec_path,))
@@ -164,7 +173,7 @@ def resolve_hints(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Resolution
     problem = build_problem(guardset, named)
     verdict = check(problem, timeout_ms)
     if verdict.status is not Status.VIOLATED:
-        return Resolution(named, tuple(_unconstrained(e) for e in hinted.values()))
+        return Resolution(_readable(named), tuple(_unconstrained(e) for e in hinted.values()))
     plan = synthesize(problem, verdict, timeout_ms)
     if plan is None:
         return Resolution(None, ())
@@ -173,10 +182,49 @@ def resolve_hints(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Resolution
         change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
         target = getattr(change, "target", None)
         if target in hinted:
-            explained[target] = _explain(d, hinted[target], named, spec, plan.fixed_spec)
+            relation = relation_kind([v.guard.expr for v in verdict.violations
+                                      if _symbol_of(guardset, hinted[target]) in v.guard.symbols])
+            explained[target] = _explain(d, hinted[target], named, spec, plan.fixed_spec, relation)
     diagnostics = [explained.get(name) or _unconstrained(entry) for name, entry in hinted.items()]
-    return Resolution(plan.fixed_spec if plan.verified else None, tuple(diagnostics))
+    return Resolution(_readable(plan.fixed_spec) if plan.verified else None, tuple(diagnostics))
 
+
+def _symbol_of(guardset: GuardSet, entry: SpecEntry) -> str:
+    info = guardset.symbol_for(entry.path)
+    return info.name if info is not None else ""
+
+
+def relation_kind(exprs: list[sympy.Basic]) -> str:
+    """``"linear"`` when every relation is affine in the sizes (``x1 + y1 == 32``: a Dim cannot say
+    ``y1 = 32 - x1``, derived Dims increase), ``"non-linear"`` when one multiplies sizes, else ``""``
+    (floor division, modulo: neither word fits).
+
+    >>> s, t = sympy.symbols("s t", integer=True)
+    >>> relation_kind([sympy.Eq(s + t, 32)]), relation_kind([sympy.Eq(s * t, 32)])
+    ('linear', 'non-linear')
+    """
+    equalities = [e for e in exprs if isinstance(e, sympy.Equality)]  # the relations; the rest bound ranges
+    if not equalities:
+        return ""
+    kinds = set()
+    for e in equalities:
+        diff = e.lhs - e.rhs
+        syms = sorted(diff.free_symbols, key=str)
+        if diff.atoms(sympy.Function) or not syms or not diff.is_polynomial(*syms):
+            kinds.add("")
+        else:
+            kinds.add("linear" if sympy.Poly(diff, *syms).total_degree() <= 1 else "non-linear")
+    if "non-linear" in kinds:
+        return "non-linear"
+    return "linear" if kinds == {"linear"} else ""
+
+
+def _readable(pinned: Spec) -> Spec:
+    """The pinned spec as torch reads it (``torch_rules.repair``): an int input's named root is
+    written as the hint torch takes for an int."""
+    from dimsolve.dims.torch_rules import repair
+
+    return repair(pinned)[0]
 
 
 def apply_hint_fixes(spec: Spec, diagnostics: tuple[Diagnostic, ...]) -> Spec | None:

@@ -16,7 +16,7 @@ from typing import Any
 from dimsolve.dims.model import DimKind, Spec
 from dimsolve.export.report import Report
 from dimsolve.guards.attempt import Attempt, attempt_export
-from dimsolve.guards.model import GuardSet
+from dimsolve.guards.model import GuardKind, GuardSet
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,18 @@ def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, 
         raise errors[0]
     own = None
     if first.exported:
-        own = verdicts[-1] if verdicts else check_against(first.guardset, spec, timeout_ms)
+        # the program's index checks join its guards once torch has finalised the graph: decide again with them
+        checked_all = verdicts and not any(g.kind is GuardKind.INDEX_BOUND for g in first.guardset.guards)
+        own = verdicts[-1] if checked_all else check_against(first.guardset, spec, timeout_ms)
     elif first.rejected:
         own = verdicts[-1]
     if own is not None and own.ok:
         # sizes 0/1 the spec wants dynamic: say what a grown example would need (more traces, 0/1 only)
         own = recheck_zero_one(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
-        if own.ok:
+        if own.ok and not _warned_fix(own):
             return Checked(replace(own, torch_confirmed=True), first.program)
-        return Checked(confirm_fix(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, options), None)
+        confirmed = confirm_fix(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, options)
+        return Checked(confirmed, first.program if own.ok else None)
     report = _findings(model, args, kwargs, dynamic_shapes, spec, strict, timeout_ms, first, own, guardset)
     return Checked(confirm_fix(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms, options), None)
 
@@ -99,6 +102,14 @@ def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic
     if first.constraint_violation:
         return unproven_report(report, first)
     return unexplained_failure(report, first)
+
+
+def _warned_fix(report: Report) -> bool:
+    """A warning with a spec fix (DS702: an index past its table, if the inputs hold the example's
+    values): the spec exports as written, and the fix goes to torch like any other."""
+    from dimsolve.export.index_findings import INDEX_CODES
+
+    return report.fixed_spec is not None and any(d.code in INDEX_CODES and d.fixes for d in report.diagnostics)
 
 
 def _complete(first: Attempt, spec: Spec) -> bool:

@@ -23,11 +23,23 @@ def _failure_diagnostic(f: TraceFailure) -> Diagnostic:
     )
 
 
+def _search_exhausted() -> Diagnostic:
+    return Diagnostic(
+        code="DS901", severity=Severity.ERROR,
+        message="the fix search ran out of its budget before it found the weakest fix",
+        help=("raise the budget with timeout_ms=..., or simplify the spec (fewer dynamic dims); the violations "
+              "reported with it are certain, only their fix is unknown",),
+    )
+
+
 def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
     """Every finding of ``spec`` against ``guardset``, with the fixed and pinned specs."""
     from dimsolve.export.findings import (root_shift_diagnostics, solver_limit_diagnostics, violation_diagnostics,
                                           zero_one_diagnostics)
+    from dimsolve.export.guard_defects import defect_diagnostics
     from dimsolve.export.hints import apply_hint_fixes, resolve_hints
+    from dimsolve.export.rule_repairs import with_torch_rules
+    from dimsolve.export.size_one import size_one_findings
     from dimsolve.export.unbacked import data_dependent_diagnostics
     from dimsolve.solver.check import Status, check
     from dimsolve.solver.problem import build_problem
@@ -38,13 +50,22 @@ def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
     diagnostics: list[Diagnostic] = [_failure_diagnostic(f) for f in guardset.failures if not f.kind.startswith("data_dependent")]
     diagnostics += data_dependent_diagnostics(guardset)
     diagnostics += zero_one_diagnostics(problem)
+    diagnostics += defect_diagnostics(problem)
     fixed = None
     verified = False
     if verdict.status is Status.VIOLATED:
         plan = synthesize(problem, verdict, timeout_ms)
+        if plan is not None and plan.exhausted:  # out of budget: the violations stand, their fix is unknown
+            plan = None
+            diagnostics.append(_search_exhausted())
         diagnostics += violation_diagnostics(problem, verdict, plan)
         if plan is not None:
             fixed, verified = plan.fixed_spec, plan.verified
+    if verdict.status is Status.VALID or fixed is not None:  # the program also checks sizes of 1 a Dim admits
+        ones = size_one_findings(guardset, fixed or spec, timeout_ms)
+        if ones is not None:
+            diagnostics += ones.diagnostics
+            fixed, verified = ones.fixed_spec, build_and_verify(guardset, ones.fixed_spec, timeout_ms)
     diagnostics += solver_limit_diagnostics(problem, verdict, guardset)
     resolution = resolve_hints(guardset, spec, timeout_ms)
     diagnostics += resolution.diagnostics
@@ -57,6 +78,8 @@ def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
         diagnostics += shifts
         fixed = _shift_roots(fixed or spec)
         verified = build_and_verify(guardset, fixed, timeout_ms)
+    if fixed is not None:  # torch's rules on a Dim (a derived min >= 0, ...): the fix torch reads
+        diagnostics, fixed = with_torch_rules(diagnostics, fixed)
     return Report(tuple(diagnostics), spec, fixed, guardset, verified, resolution.pinned)
 
 

@@ -173,7 +173,7 @@ class Report:
         return render_json(self.diagnostics, ok=self.ok, fix_code=self.fix_code, extra=extra)
 
     def to_sarif(self) -> dict[str, Any]:
-        from dimsolve import __version__
+        from dimsolve._version import __version__
 
         return render_sarif(self.diagnostics, tool_version=__version__)
 

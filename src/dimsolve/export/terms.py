@@ -130,9 +130,11 @@ def _term(expr: sympy.Basic) -> str:
 def spec_summary(spec: Spec) -> str:
     """``x: (dx, d1)  y: (dy, d1)``: the spec of each input that has a dynamic dim."""
     by_input: dict[str, list[str]] = {}
+    scalars = {str(e.path.input) for e in spec.entries if e.path.is_scalar}
     for e in spec.entries:
         by_input.setdefault(str(e.path.input), []).append(e.dim.expr_text())
-    parts = [f"{name}: ({', '.join(dims)}{',' if len(dims) == 1 else ''})" for name, dims in by_input.items()]
+    parts = [f"{name}: {dims[0]}" if name in scalars else f"{name}: ({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+             for name, dims in by_input.items()]
     return "  ".join(parts)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dimsolve.guards import capture as cap
+from dimsolve.guards.isolation import isolated
 from dimsolve.guards.model import GuardSet, TraceFailure
 from dimsolve.guards.objections import Objection, read_objections, recording_objections
 
@@ -63,14 +64,14 @@ def attempt_export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dy
     """
     import torch
 
-    from dimsolve.guards.trace import (bind_inputs, failure_of, guardset_from_capture, input_leaves, resolve_dim,
-                                       without_torch_graph_dump)
+    from dimsolve.guards.trace import (bind_inputs, failure_of, guardset_from_capture, input_leaves, keep_program,
+                                       resolve_dim, without_torch_graph_dump)
 
     bound = bind_inputs(model, args, kwargs)
     params, leaves = list(bound), input_leaves(bound)
     program, failure, violation, rejected = None, None, False, False
     out, err = io.StringIO(), io.StringIO()
-    with (cap.capturing() as captured, recording_objections() as log, cap.quiet_torch_logs(),
+    with (isolated(), cap.capturing() as captured, recording_objections() as log, cap.quiet_torch_logs(),
           contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)):
         deciding = (cap.deciding_at_constraints(lambda: decide(guardset_from_capture(captured, bound, [], strict)))
                     if decide is not None else contextlib.nullcontext())
@@ -78,6 +79,7 @@ def attempt_export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dy
             with deciding:
                 program = torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=dynamic_shapes,
                                               strict=strict, **dict(options or {}))
+            keep_program(captured, program, args, kwargs)
         except cap.SpecRejected:
             rejected = True
         except Exception as exc:  # noqa: BLE001 - torch's answer, whatever it is, is data

@@ -9,6 +9,7 @@ fails loudly when a torch upgrade moves them (tests call it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import os
@@ -63,6 +64,8 @@ class Capture:
     unbacked: list[RawUnbacked] = field(default_factory=list)
     data_dependent: list[RawDataDependent] = field(default_factory=list)
     shape_env: Any = None  # the last ShapeEnv seen: its ranges and real values are read after tracing
+    program: Any = None  # the ExportedProgram, when torch exported: its index checks are read from its graph
+    inputs: tuple[Any, ...] = ()  # the example's flattened (args, kwargs), in the order of the program's inputs
 
 
 @functools.lru_cache(maxsize=1)
@@ -128,6 +131,28 @@ def _op_frame(stack: list[traceback.FrameSummary], torch_dir: str) -> str:
         op = _op_file(frame.filename, torch_dir)
         if op:
             return f"{op}:{frame.lineno} in {frame.name}"
+    return ""
+
+
+# torch's own machinery (tracing, dispatch, shape functions), never the library call a user made
+_MACHINERY_DIRS = ("_subclasses/", "fx/", "_prims", "_refs/", "_decomp/", "utils/", "_dynamo/", "_functorch/",
+                   "_export/", "export/", "_library/", "_higher_order_ops/", "_logging/", "_C/")
+_MACHINERY_FILES = ("__init__.py", "_ops.py", "_compile.py", "overrides.py", "_meta_registrations.py", "_guards.py",
+                    "_jit_internal.py", "_tensor.py", "_utils.py", "_utils_internal.py")
+
+
+def library_frame() -> str:
+    """The innermost frame of a torch library the user's line called, between it and torch's
+    machinery (``torch/distributions/distribution.py:76 in __init__``); "" when there is none (the
+    user's own ``if tensor:``)."""
+    torch_dir = _torch_dir()
+    for frame in reversed(_live_stack(torch_dir)):
+        path = os.path.abspath(frame.filename)
+        if not path.startswith(torch_dir + os.sep):
+            continue
+        rel = os.path.relpath(path, torch_dir).replace(os.sep, "/")
+        if rel not in _MACHINERY_FILES and not rel.startswith(_MACHINERY_DIRS):
+            return f"torch/{rel}:{frame.lineno} in {frame.name}"
     return ""
 
 
@@ -214,7 +239,10 @@ def capturing() -> Iterator[Capture]:
         return result
 
     def _log_real_tensor_propagation(self: Any, orig_expr: Any, unsound_result: Any) -> None:
-        capture.data_dependent.append(RawDataDependent(orig_expr, unsound_result, user_location()))
+        origin = user_location()
+        if origin is not None and not origin.op:  # a check inside a library call (torch.distributions)
+            origin = dataclasses.replace(origin, op=library_frame())
+        capture.data_dependent.append(RawDataDependent(orig_expr, unsound_result, origin))
         return orig_real(self, orig_expr, unsound_result)
 
     def unbacked(orig: Any) -> Any:
@@ -332,15 +360,22 @@ def _set_levels(loggers: list[Any], levels: list[int]) -> None:
 def source_chain(source: Any) -> tuple[str, tuple[Any, ...], int] | None:
     """Decompose a size source into (root local name, item keys, axis); None if not an input size.
 
-    ``x.size()[0]`` -> ("x", (), 0); ``L['flat_args'][2].size()[1]`` -> ("flat_args", (2,), 1).
+    ``x.size()[0]`` -> ("x", (), 0); ``L['flat_args'][2].size()[1]`` -> ("flat_args", (2,), 1); an int
+    input torch made a symbol, ``L['n']`` or ``L['cfg']['k']``, has the axis ``SCALAR_AXIS``.
     """
     from torch._dynamo.source import AttrSource, GetItemSource, LocalSource, TensorProperty, TensorPropertySource
 
-    if not isinstance(source, TensorPropertySource) or source.prop is not TensorProperty.SIZE:
+    from dimsolve.dims.model import SCALAR_AXIS
+
+    if isinstance(source, TensorPropertySource):
+        if source.prop is not TensorProperty.SIZE:
+            return None
+        axis, node = source.idx, source.base
+    elif isinstance(source, (GetItemSource, LocalSource)):
+        axis, node = SCALAR_AXIS, source
+    else:
         return None
-    axis = source.idx
     keys: list[Any] = []
-    node = source.base
     while True:
         if isinstance(node, GetItemSource):
             keys.append(node.index)

@@ -47,7 +47,8 @@ def merge_guards(base: GuardSet, extra: GuardSet) -> GuardSet:
         if expr in have or expr in (sympy.true, True):
             continue
         have.add(expr)
-        new.append(GuardRecord(expr, g.kind, g.origin))
+        index = g.index.renamed(mapping) if g.index is not None and mapping else g.index
+        new.append(GuardRecord(expr, g.kind, g.origin, index))
     if not new and not added:
         return base
     return GuardSet(base.symbols + tuple(added), base.guards + tuple(new), base.specializations, base.failures,

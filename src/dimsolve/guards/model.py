@@ -21,6 +21,7 @@ class GuardKind(str, enum.Enum):
     GUARD = "guard"  # a condition torch evaluated on the example's sizes (branch, shape check)
     RUNTIME_ASSERT = "runtime_assert"  # deferred to a runtime check in the exported program
     DATA_DEPENDENT = "data_dependent"  # torch could not decide it (unbacked symbols): tracing failed here
+    INDEX_BOUND = "index_bound"  # dimsolve's own: index values stay inside the indexed table (``index`` says which)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,51 @@ def _free_names(expr: sympy.Basic) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueRange:
+    """The values of an integer input an index bound relies on: taken from the example (an
+    assumption the report states) or given by the user (``value_ranges=``)."""
+
+    input: str  # the input's path, as the user writes it (``attention_mask``)
+    lower: int
+    upper: int
+    stated: bool = False  # the user gave it; else the example's values are assumed
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDetail:
+    """What an ``INDEX_BOUND`` guard checks: index values at ``op`` stay inside ``table``.
+
+    The bounds are sympy expressions in the GuardSet's symbols (None: no bound on that side).
+    """
+
+    op: str  # embedding, index_select, gather, take, index
+    table: str  # the indexed tensor in the user's words (``lm.transformer.wpe.weight``)
+    size: sympy.Basic  # the size indexed into: values must be < size
+    lower: sympy.Basic | None
+    upper: sympy.Basic | None
+    builder: SourceLocation | None = None  # the user's line that builds the index values
+    values: tuple[ValueRange, ...] = ()  # input values the bounds rely on
+
+    @property
+    def assumed(self) -> tuple[ValueRange, ...]:
+        return tuple(v for v in self.values if not v.stated)
+
+    def renamed(self, mapping: dict[sympy.Symbol, sympy.Symbol]) -> "IndexDetail":
+        def rn(e: sympy.Basic | None) -> sympy.Basic | None:
+            return None if e is None else e.xreplace(mapping)
+
+        return IndexDetail(self.op, self.table, self.size.xreplace(mapping), rn(self.lower), rn(self.upper),
+                           self.builder, self.values)
+
+
+@dataclass(frozen=True, slots=True)
 class GuardRecord:
     """One condition the model requires of its inputs' sizes, with the user's line that emitted it."""
 
     expr: sympy.Basic
     kind: GuardKind = GuardKind.GUARD
     origin: SourceLocation | None = None
+    index: IndexDetail | None = None  # for INDEX_BOUND guards: the op, table and index bounds
 
     @property
     def symbols(self) -> frozenset[str]:

@@ -12,7 +12,10 @@ Schema version 1 (every key is required unless marked optional)::
       "assumptions": {"s0": {"integer": true, "positive": true}},        # optional
       "guards": [
         {"expr": "Eq(s0, s1)", "kind": "guard",
-         "origin": {"file": "model.py", "line": 12, "function": "forward", "code": "x + y", "op": ""}}
+         "origin": {"file": "model.py", "line": 12, "function": "forward", "code": "x + y", "op": ""}},
+        {"expr": "s1 <= 64", "kind": "index_bound", "origin": {...},
+         "index": {"op": "embedding", "table": "wpe.weight", "size": "64", "lower": "0", "upper": "s1 - 1",
+                   "builder": {...}, "values": [{"input": "mask", "lower": 0, "upper": 1, "stated": false}]}}
       ],
       "specializations": [{"path": {"input": ["y"], "axis": 1}, "value": 1, "reason": ""}],
       "failures": [{"message": "...", "expr": "u0 > 2", "origin": null, "kind": "error"}],
@@ -23,6 +26,8 @@ Schema version 1 (every key is required unless marked optional)::
 - ``example``, ``origin`` and a failure's ``expr`` may be null; in ``origin`` only ``file`` and
   ``line`` are required, and a specialization's ``reason`` is optional.
 - ``expr`` is the text ``guards.codec.format_expr`` writes (``kind`` is a ``GuardKind`` value).
+- ``index`` (optional, ``index_bound`` guards only): dimsolve's own index check, its bounds and
+  ``size`` in the same expression text (``lower``/``upper`` may be null: unbounded).
 - ``assumptions`` maps each symbol name used in an expression to the sympy assumptions of its
   symbol (torch's sizes are ``integer`` and ``positive``), so expressions read back compare equal
   to the traced ones; a name not listed becomes ``Symbol(name, integer=True)``.
@@ -43,7 +48,8 @@ from sympy.core.assumptions import _assume_defined
 from dimsolve.diagnostics.model import SourceLocation
 from dimsolve.dims.model import DimPath, InputPath, Key
 from dimsolve.guards.codec import CodecError, format_expr, parse_expr
-from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
+from dimsolve.guards.model import (GuardKind, GuardRecord, GuardSet, IndexDetail, Specialization, SymbolInfo,
+                                   TraceFailure, ValueRange)
 
 SCHEMA_VERSION = 1
 
@@ -120,7 +126,19 @@ def _expr_to_text(expr: sympy.Basic, where: str, seen: dict[str, sympy.Symbol]) 
 
 def _guard_to_dict(guard: GuardRecord, where: str, seen: dict[str, sympy.Symbol]) -> dict[str, Any]:
     expr = _expr_to_text(guard.expr, f"{where}.expr", seen)
-    return {"expr": expr, "kind": guard.kind.value, "origin": _origin_to_dict(guard.origin)}
+    out = {"expr": expr, "kind": guard.kind.value, "origin": _origin_to_dict(guard.origin)}
+    if guard.index is not None:
+        out["index"] = _index_to_dict(guard.index, f"{where}.index", seen)
+    return out
+
+
+def _index_to_dict(d: IndexDetail, where: str, seen: dict[str, sympy.Symbol]) -> dict[str, Any]:
+    def text(e: sympy.Basic | None, key: str) -> str | None:
+        return None if e is None else _expr_to_text(e, f"{where}.{key}", seen)
+
+    return {"op": d.op, "table": d.table, "size": text(d.size, "size"), "lower": text(d.lower, "lower"),
+            "upper": text(d.upper, "upper"), "builder": _origin_to_dict(d.builder),
+            "values": [{"input": v.input, "lower": v.lower, "upper": v.upper, "stated": v.stated} for v in d.values]}
 
 
 def _specialization_to_dict(spec: Specialization) -> dict[str, Any]:
@@ -332,7 +350,35 @@ def _read_guard(value: Any, path: str, symbols: Mapping[str, sympy.Symbol]) -> G
         choices = ", ".join(k.value for k in GuardKind)
         raise GuardSetFormatError(f"unknown guard kind {kind_text!r} (one of {choices})", obj.at("kind")) from None
     expr = _read_expr(obj.raw("expr"), obj.at("expr"), symbols)
-    result = GuardRecord(expr=expr, kind=kind, origin=_read_origin(obj.raw("origin"), obj.at("origin")))
+    index = obj.optional("index", None)
+    result = GuardRecord(expr=expr, kind=kind, origin=_read_origin(obj.raw("origin"), obj.at("origin")),
+                         index=None if index is None else _read_index(index, obj.at("index"), symbols))
+    obj.finish()
+    return result
+
+
+def _read_index(value: Any, path: str, symbols: Mapping[str, sympy.Symbol]) -> IndexDetail:
+    obj = _Obj(value, path)
+
+    def expr(key: str) -> sympy.Basic | None:
+        raw = obj.optional(key, None)
+        return None if raw is None else _read_expr(raw, obj.at(key), symbols)
+
+    def value_range(v: Any, p: str) -> ValueRange:
+        item = _Obj(v, p)
+        stated = item.raw("stated")
+        if not isinstance(stated, bool):
+            raise GuardSetFormatError(f"expected true or false, got {_type_name(stated)}", item.at("stated"))
+        out = ValueRange(item.string("input"), item.integer("lower"), item.integer("upper"), stated)
+        item.finish()
+        return out
+
+    size = expr("size")
+    if size is None:
+        raise GuardSetFormatError("missing required field", obj.at("size"))
+    result = IndexDetail(op=obj.string("op"), table=obj.string("table"), size=size, lower=expr("lower"),
+                         upper=expr("upper"), builder=_read_origin(obj.optional("builder", None), obj.at("builder")),
+                         values=tuple(obj.array("values", value_range)) if "values" in obj.value else ())
     obj.finish()
     return result
 

@@ -1,7 +1,7 @@
 """Trace a model once with torch.export and return every shape guard it emitted as a ``GuardSet``.
 
 Every tensor dimension is traced as ``Dim.AUTO`` (a fresh symbol, torch's default range
-``[2, inf)``), independent of the user's spec: the guards then describe what the *model* requires,
+``[2, inf)``), and so is every int input (range ``[0, inf)``), independent of the user's spec: the guards then describe what the *model* requires,
 and the same GuardSet can check any spec for these example inputs without re-tracing.
 """
 
@@ -17,9 +17,11 @@ from typing import Any
 
 import sympy
 
+from dimsolve.dims._common import is_plain_int
 from dimsolve.dims.model import DimPath, InputPath
 from dimsolve.guards import capture as cap
 from dimsolve.guards import unbacked
+from dimsolve.guards.isolation import isolated
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
 
 
@@ -53,12 +55,16 @@ def input_leaves(bound: Mapping[str, Any]) -> list[Leaf]:
 
 
 def auto_dynamic_shapes(bound: Mapping[str, Any]) -> dict[str, Any]:
-    """``Dim.AUTO`` on every dimension of every tensor input, ``None`` for everything else."""
+    """``Dim.AUTO`` on every dimension of every tensor input and on every int input (torch makes it a
+    symbol, so the guards also say what the model needs of a spec's dynamic ints), ``None`` for
+    everything else."""
     import torch
     from torch.export import Dim
     from torch.utils._pytree import tree_map
 
     def leaf_spec(x: Any) -> Any:
+        if is_plain_int(x):
+            return Dim.AUTO
         if not isinstance(x, torch.Tensor):
             return None
         return tuple(Dim.AUTO for _ in range(x.dim()))
@@ -82,10 +88,15 @@ def resolve_dim(chain: tuple[str, tuple[Any, ...], int], params: list[str], leav
 
 
 def _size_of(leaves: list[Leaf], dim: DimPath) -> int | None:
+    """The example's size of ``dim`` (an int input's value for a scalar path)."""
     import torch
 
     for leaf in leaves:
-        if leaf.path == dim.input and isinstance(leaf.value, torch.Tensor) and dim.axis < leaf.value.dim():
+        if leaf.path != dim.input:
+            continue
+        if dim.is_scalar:
+            return leaf.value if is_plain_int(leaf.value) else None
+        if isinstance(leaf.value, torch.Tensor) and dim.axis < leaf.value.dim():
             return int(leaf.value.shape[dim.axis])
     return None
 
@@ -99,7 +110,7 @@ def _symbols(raw: list[cap.RawSymbol], params: list[str], leaves: list[Leaf]) ->
         if dim is None or _size_of(leaves, dim) != r.value:
             continue
         if not isinstance(r.expr, sympy.Symbol):
-            if r.value in (0, 1):  # other constants are dims the spec itself made static
+            if r.value in (0, 1) and not dim.is_scalar:  # other constants are dims the spec itself made static
                 specs.append(Specialization(dim, r.value, f"torch specialises sizes 0 and 1 (example size {r.value})"))
             continue
         name = str(r.expr)
@@ -137,6 +148,20 @@ def _guards(raw: list[cap.RawGuard]) -> list[GuardRecord]:
     return out
 
 
+def _index_guards(captured: cap.Capture, bound: Mapping[str, Any], symbols: list[SymbolInfo],
+                  guards: list[GuardRecord]) -> list[GuardRecord]:
+    """The program's index checks that depend on sizes (``guards.index_bounds``), those torch
+    does not already guard."""
+    from dimsolve.guards.index_bounds import index_guards
+
+    if captured.program is None:
+        return []
+    names = {id(leaf.value): str(leaf.path) for leaf in input_leaves(bound)}
+    have = {g.expr for g in guards}
+    found = index_guards(captured.program, captured.inputs, names, {s.name for s in symbols if s.backed})
+    return [g for g in found if g.expr not in have]
+
+
 def failure_of(exc: BaseException) -> TraceFailure:
     import traceback
 
@@ -167,15 +192,25 @@ def _export_once(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, boun
     real = functorch_config.patch(fake_tensor_propagate_real_tensors=True, generate_fake_kernels_from_real_mismatches=True)
     # size-oblivious tracing treats sizes 0/1 like any other size instead of specialising them
     oblivious = fx_config.patch(backed_size_oblivious=True) if size_oblivious else contextlib.nullcontext()
-    with (cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out),
+    with (isolated(), cap.capturing() as captured, cap.quiet_torch_logs(), contextlib.redirect_stdout(out),
           contextlib.redirect_stderr(err), real if real_values else contextlib.nullcontext(), oblivious):
         try:
-            torch.export.export(model, tuple(args), dict(kwargs or {}), dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
+            program = torch.export.export(model, tuple(args), dict(kwargs or {}),
+                                          dynamic_shapes=auto_dynamic_shapes(bound), strict=strict)
+            keep_program(captured, program, args, kwargs)
         except Exception as exc:  # any tracing failure becomes data: the guards before it still count
             failures.append(failure_of(exc))
     sys.stdout.write(without_torch_graph_dump(out.getvalue()))
     sys.stderr.write(without_torch_graph_dump(err.getvalue()))
     return captured, failures
+
+
+def keep_program(captured: cap.Capture, program: Any, args: tuple, kwargs: Mapping[str, Any] | None) -> None:
+    """Record torch's ExportedProgram with the capture: its index checks join the GuardSet."""
+    from torch.utils._pytree import tree_flatten
+
+    captured.program = program
+    captured.inputs = tuple(tree_flatten((tuple(args), dict(kwargs or {})))[0])
 
 
 def trace_guards(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, strict: bool = False,
@@ -207,9 +242,10 @@ def guardset_from_capture(captured: cap.Capture, bound: Mapping[str, Any], failu
     import torch
 
     symbols, specializations = _symbols(captured.symbols, list(bound), input_leaves(bound))
+    guards = _guards(captured.guards)
     return GuardSet(
         symbols=tuple(symbols) + tuple(unbacked.unbacked_symbols(captured)),
-        guards=tuple(_guards(captured.guards)),
+        guards=tuple(guards + _index_guards(captured, bound, symbols, guards)),
         specializations=tuple(specializations),
         failures=tuple(failures),
         strict=strict,

@@ -11,7 +11,7 @@ from typing import Any
 
 import sympy
 
-from dimsolve.guards.capture import Capture
+from dimsolve.guards.capture import Capture, RawUnbacked
 from dimsolve.guards.model import SymbolInfo, TraceFailure
 
 _ASSIGN = re.compile(r"^\s*([\w\s,\(\)\[\]]+?)\s*=(?!=)\s*(.+)$")
@@ -54,18 +54,32 @@ def unbacked_symbols(captured: Capture) -> list[SymbolInfo]:
     out = []
     seen: set[str] = set()
     for raw in captured.unbacked:
-        sym = raw.expr
-        if not isinstance(sym, sympy.Symbol) or str(sym) in seen:
-            continue
-        seen.add(str(sym))
-        vr = ranges.get(sym)
-        example = real.get(sym)
-        out.append(SymbolInfo(
-            name=str(sym), paths=(), example=_bound(example) if example is not None else None, backed=False,
-            label=label_for(raw.origin.code if raw.origin else "", raw.index), origin=raw.origin,
-            lower=_bound(vr.lower) if vr is not None else None, upper=_bound(vr.upper) if vr is not None else None,
-        ))
+        # an unbacked bool is ``Eq(u0, 1)`` over a fresh int symbol: declare that symbol
+        symbols = [raw.expr] if isinstance(raw.expr, sympy.Symbol) else sorted(
+            getattr(raw.expr, "free_symbols", ()), key=str)
+        for sym in symbols:
+            if not isinstance(sym, sympy.Symbol) or str(sym) in seen:
+                continue
+            seen.add(str(sym))
+            vr = ranges.get(sym)
+            example = real.get(sym)
+            out.append(SymbolInfo(
+                name=str(sym), paths=(), example=_bound(example) if example is not None else None, backed=False,
+                label=_label(raw), origin=raw.origin,
+                lower=_bound(vr.lower) if vr is not None else None, upper=_bound(vr.upper) if vr is not None else None,
+            ))
     return out
+
+
+def _label(raw: RawUnbacked) -> str:
+    """``label_for`` the line that created the value; a scalar read (``.item()``) that the line does
+    not write itself (a library call reading a tensor's value) has no name in the user's code."""
+    code = raw.origin.code if raw.origin else ""
+    label = label_for(code, raw.index)
+    scalar_read = raw.origin is not None and "local_scalar_dense" in raw.origin.op
+    if scalar_read and ".shape[" in label:
+        return ""
+    return label
 
 
 def data_dependent_failures(captured: Capture) -> list[TraceFailure]:

@@ -18,8 +18,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from dimsolve import __version__
+from dimsolve._version import __version__
 from dimsolve.diagnostics.json_models import ReportModel
 from dimsolve.service.cache import ReportCache, request_key
 from dimsolve.service.errors import ServiceError, limit_exceeded
@@ -33,6 +34,7 @@ from dimsolve.service.models import (
     HealthResponse,
 )
 from dimsolve.service.pool import SolverPool
+from dimsolve.service.validate import check_guardset
 
 log = logging.getLogger("dimsolve.service")
 
@@ -55,7 +57,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.pool = SolverPool(limits.workers, limits.max_pending, limits.request_timeout_s)
+        state.pool = SolverPool(limits.workers, limits.max_pending, limits.request_timeout_s, limits.worker_memory_mb)
         await state.pool.start()
         try:
             yield
@@ -66,6 +68,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                   description="decide torch.export dynamic_shapes specs against a traced GuardSet")
     app.state.dimsolve = state
     _add_error_handlers(app)
+    app.add_middleware(_NoCrash)
     _add_routes(app, state)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -89,8 +92,14 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
 def _add_routes(app: FastAPI, state: _State) -> None:
     @app.get("/healthz", response_model=HealthResponse)
     async def healthz() -> HealthResponse:
-        """The server is up and its workers have started."""
-        return HealthResponse(version=__version__, workers=state.limits.workers, cache_entries=len(state.cache))
+        """The server is up; ``status`` is ``degraded`` while no worker is free (checks queue, and
+        may reach request_timeout_s), with the workers free, busy and being started."""
+        pool = state.pool.status() if state.pool is not None else None
+        free = pool.free if pool is not None else 0
+        return HealthResponse(status="ok" if free else "degraded", version=__version__, workers=state.limits.workers,
+                              workers_free=free, workers_busy=pool.busy if pool is not None else 0,
+                              workers_starting=pool.starting if pool is not None else 0,
+                              cache_entries=len(state.cache))
 
     @app.post("/v1/check", response_model=ReportModel, openapi_extra=_body_schema(CheckRequest),
               responses={**_ERRORS, **_SERVER_ERRORS})
@@ -103,6 +112,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         body = await _read_body(request, state.limits.max_body_bytes)
         req = _parse(CheckRequest, body)
         check_sizes(state.limits, req.guardset, req.spec)
+        check_guardset(req.guardset)
         timeout_ms = state.limits.timeout_ms(req.timeout_ms)
         guardset = req.guardset.model_dump(mode="json", exclude_unset=True)
         spec = req.spec.model_dump(mode="json", exclude_unset=True)
@@ -206,15 +216,43 @@ def _add_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors()) if isinstance(exc, RequestValidationError) else []
         return _error_response(_validation_error(errors or [{"msg": "invalid request"}]))
 
-    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("internal error while answering a request", exc_info=exc)
-        message = f"internal error: {type(exc).__name__}; this is a bug in dimsolve, please report it"
-        return _error_response(ServiceError(500, "internal_error", message))
-
     app.add_exception_handler(ServiceError, service_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, internal_error)
+
+
+class _NoCrash:
+    """Answer an unexpected exception with the 500 error body, and keep the connection open.
+
+    Not ``add_exception_handler(Exception, ...)``: starlette answers with that handler and then
+    re-raises, and uvicorn closes the keep-alive connection, so the client's next request on it
+    is reset.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except ClientDisconnect:  # the client left before sending its whole body: nobody to answer
+            log.info("a client disconnected before its request body was complete")
+        except Exception as exc:
+            log.exception("internal error while answering a request", exc_info=exc)
+            if started:  # part of an answer is out: nothing valid can follow it
+                raise
+            message = f"internal error: {type(exc).__name__}; this is a bug in dimsolve, please report it"
+            await _error_response(ServiceError(500, "internal_error", message))(scope, receive, send)
 
 
 # --- OpenAPI -----------------------------------------------------------------------------------

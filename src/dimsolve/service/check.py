@@ -16,7 +16,8 @@ from dimsolve.export.pipeline import check_against
 from dimsolve.export.report import Report
 from dimsolve.guards.model import GuardSet
 from dimsolve.guards.serialize import GuardSetFormatError, guardset_from_dict
-from dimsolve.service.errors import ServiceError, invalid, join_path
+from dimsolve.service.errors import ServiceError, invalid, join_path, limit_exceeded
+from dimsolve.service.validate import check_paths_exist
 
 UNDECIDED_CODE = "DS901"  # a solver timeout: not worth caching, a rerun with more budget may decide it
 
@@ -41,6 +42,9 @@ def check_json(guardset: GuardSet, spec_data: Any, timeout_ms: int) -> Report:
     >>> report = check_json(guardset, {"schema_version": 1, "dims": []}, 2000)  # doctest: +SKIP
     """
     inputs = traced_inputs(guardset)
+    if inputs is not None and guardset.meta.get("inputs") is not None:  # the recorded inputs, not the symbols'
+        check_paths_exist(((s.name, s.paths) for s in guardset.symbols), (s.path for s in guardset.specializations),
+                          dict(inputs.leaves))
     try:
         spec = spec_from_json(spec_data, inputs)
     except SpecJsonError as exc:
@@ -51,12 +55,26 @@ def check_json(guardset: GuardSet, spec_data: Any, timeout_ms: int) -> Report:
     return check_against(guardset, spec, timeout_ms)
 
 
+def refuse_large_guards(guardset: GuardSet) -> None:
+    """422 for a guard whose expansion is over ``max_expr_terms`` (``solver.size``): refused before
+    anything expands it. The library reports such a guard as DS902 instead; a service answers first."""
+    from dimsolve.solver.size import MAX_EXPANDED_TERMS, expanded_terms
+
+    exprs = [(f"guardset.guards[{i}].expr", g.expr) for i, g in enumerate(guardset.guards)]
+    exprs += [(f"guardset.failures[{i}].expr", f.expr) for i, f in enumerate(guardset.failures) if f.expr is not None]
+    for path, expr in exprs:
+        if expanded_terms(expr) > MAX_EXPANDED_TERMS:
+            raise limit_exceeded(f"the expression expands to more than {MAX_EXPANDED_TERMS} terms (max_expr_terms)",
+                                 path, "max_expr_terms", MAX_EXPANDED_TERMS)
+
+
 def check_request(guardset_data: Any, spec_data: Any, timeout_ms: int) -> tuple[str, bool]:
     """Both halves of a request as JSON values -> (the report's JSON, whether it may be cached)."""
     try:
         guardset = guardset_from_dict(guardset_data)
     except GuardSetFormatError as exc:
         raise invalid(exc.message, join_path("guardset", exc.path)) from None
+    refuse_large_guards(guardset)
     report = check_json(guardset, spec_data, timeout_ms)
     cacheable = not any(d.code == UNDECIDED_CODE for d in report.diagnostics)
     return report.model_dump_json(), cacheable

@@ -7,7 +7,9 @@ web framework loads only when ``serve`` runs.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ def add_serve_parser(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the solver as an HTTP JSON service (needs dimsolve[serve])",
                            epilog=SERVE_EPILOG)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port, 0 to 65535 (default: 8000; 0 picks a free one)")
     serve.add_argument("--workers", type=int, default=defaults.workers,
                        help=f"solver processes (default: {defaults.workers}); 0 checks in a thread, one at a time")
     serve.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes,
@@ -35,12 +37,44 @@ def add_serve_parser(sub: Any) -> None:
                        help=f"guards + failures per GuardSet (default: {defaults.max_guards})")
     serve.add_argument("--max-timeout-ms", type=int, default=defaults.max_timeout_ms,
                        help=f"the largest per-query solver budget a request may ask for (default: {defaults.max_timeout_ms})")
-    serve.add_argument("--request-timeout", type=float, default=defaults.request_timeout_s,
+    serve.add_argument("--request-timeout", type=_seconds, default=defaults.request_timeout_s,
                        help=f"seconds one check may take, queueing included: 504 past it (default: {defaults.request_timeout_s:g})")
+    serve.add_argument("--worker-memory-mb", type=int, default=defaults.worker_memory_mb,
+                       help=f"address space of one solver worker in MiB, 0 for no limit (default: {defaults.worker_memory_mb})")
     serve.add_argument("--cache-entries", type=int, default=defaults.cache_entries,
                        help=f"answers kept in the LRU cache, 0 for none (default: {defaults.cache_entries})")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     serve.set_defaults(run=run_serve)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``): nothing else can connect to it."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -54,14 +88,25 @@ def run_serve(args: argparse.Namespace) -> int:
     limits = Limits(
         max_body_bytes=args.max_body_bytes, max_symbols=args.max_symbols, max_guards=args.max_guards,
         max_timeout_ms=args.max_timeout_ms, request_timeout_s=args.request_timeout, workers=args.workers,
-        cache_entries=args.cache_entries,
+        cache_entries=args.cache_entries, worker_memory_mb=args.worker_memory_mb,
     )
     bad = [name for name in ("max_body_bytes", "max_symbols", "max_guards", "max_timeout_ms", "request_timeout_s")
            if getattr(limits, name) <= 0]
-    if bad or limits.workers < 0:
-        print(f"error: {', '.join(bad) or 'workers'} must be positive", file=sys.stderr)
+    negative = [name for name in ("workers", "worker_memory_mb") if getattr(limits, name) < 0]
+    if bad or negative:
+        print(f"error: {', '.join(bad) or ', '.join(negative)} must be positive", file=sys.stderr)
         return 2
-    serve(args.host, args.port, limits, log_level=args.log_level)
+    if not is_loopback(args.host):
+        print(f"warning: listening on {args.host}, beyond loopback: the API has no authentication and other "
+              "machines can send it work; put it behind an authenticating proxy (docs/service.md, Deployment)",
+              file=sys.stderr)
+    try:
+        serve(args.host, args.port, limits, log_level=args.log_level)
+    except SystemExit as exc:  # uvicorn exits when it cannot listen; its ERROR line above says why
+        if exc.code in (0, None):
+            return 0
+        print(f"error: cannot listen on {args.host} port {args.port}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, S
 
 SCHEMA_VERSION: Literal[1] = 1
 I64_MAX = 2**63 - 1
+MAX_PATH_KEYS = 64  # an input path: the parameter name and up to 63 container keys
 
 Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=I64_MAX)]
 Size = Annotated[StrictInt, Field(ge=0, le=I64_MAX)]
@@ -44,10 +45,10 @@ class _Wire(BaseModel):
 
 
 class DimPathWire(_Wire):
-    """One dimension of one input: ``{"input": ["x"], "axis": 0}``."""
+    """One dimension of one input: ``{"input": ["x"], "axis": 0}``; axis -1 is an int input's value."""
 
-    input: Annotated[list[Key], Field(min_length=1)]
-    axis: Int64
+    input: Annotated[list[Key], Field(min_length=1, max_length=MAX_PATH_KEYS)]
+    axis: Annotated[StrictInt, Field(ge=-1, le=63)]  # -1: dims.model.SCALAR_AXIS (a test keeps them equal)
 
 
 class OriginWire(_Wire):
@@ -61,21 +62,48 @@ class OriginWire(_Wire):
 
 
 class SymbolWire(_Wire):
+    """A symbol and the input dimensions it is the size of (none for an unbacked symbol)."""
+
     name: StrictStr
     paths: list[DimPathWire]
     example: Int64 | None
     backed: StrictBool
+    # unbacked symbols only (guards.serialize writes them): the user's name, where it was made, its range
+    label: StrictStr = ""
+    origin: OriginWire | None = None
+    lower: Int64 | None = None
+    upper: Int64 | None = None
+
+
+class ValueRangeWire(_Wire):
+    input: StrictStr
+    lower: Int64
+    upper: Int64
+    stated: StrictBool
+
+
+class IndexWire(_Wire):
+    """What an index_bound guard checks: index values at ``op`` stay inside ``table`` (size ``size``)."""
+
+    op: StrictStr
+    table: StrictStr
+    size: StrictStr
+    lower: StrictStr | None = None
+    upper: StrictStr | None = None
+    builder: OriginWire | None = None
+    values: list[ValueRangeWire] = []
 
 
 class GuardWire(_Wire):
     expr: StrictStr = Field(description="a guard in dimsolve's expression grammar (guards.codec), e.g. Eq(s0, s1)")
-    kind: Literal["guard", "runtime_assert", "data_dependent"]  # GuardKind (a test keeps them equal)
+    kind: Literal["guard", "runtime_assert", "data_dependent", "index_bound"]  # GuardKind (a test keeps them equal)
     origin: OriginWire | None
+    index: IndexWire | None = None  # index_bound guards: dimsolve's own index check (guards.serialize)
 
 
 class SpecializationWire(_Wire):
     path: DimPathWire
-    value: Int64
+    value: Size
     reason: StrictStr = ""
 
 
@@ -84,6 +112,7 @@ class FailureWire(_Wire):
     expr: StrictStr | None
     origin: OriginWire | None
     kind: StrictStr
+    value: StrictStr | None = None  # how the example inputs decide ``expr``
 
 
 class GuardSetWire(_Wire):
@@ -113,7 +142,8 @@ class RootWire(_Wire):
 class DimWire(_Wire):
     """What the spec says about one dimension (fields that do not belong to ``kind`` are absent or null)."""
 
-    input: Annotated[list[Key], Field(min_length=1, description='["x"], or ["inputs", 0, "a"] inside containers')]
+    input: Annotated[list[Key], Field(min_length=1, max_length=MAX_PATH_KEYS,
+                                      description='["x"], or ["inputs", 0, "a"] inside containers')]
     axis: Annotated[StrictInt, Field(ge=0, le=63)]
     kind: Literal["static", "root", "derived", "auto", "dynamic"]
     example: Size | None = None
@@ -169,9 +199,12 @@ class ExplainResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     schema_version: int = SCHEMA_VERSION
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "degraded"] = Field("ok", description="degraded: no worker is free, checks queue")
     version: str
     workers: int
+    workers_free: int = 0
+    workers_busy: int = 0
+    workers_starting: int = Field(0, description="replacing workers killed at request_timeout_s or crashed")
     cache_entries: int
 
 

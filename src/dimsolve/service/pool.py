@@ -1,11 +1,17 @@
-"""Where checks run: a pool of worker processes, so the event loop never waits on sympy or z3.
+"""Where checks run: worker processes with hard deadlines, so the event loop never waits on sympy or z3.
 
 Processes, not threads: parsing guards and building the problem is pure-Python sympy work that
 holds the GIL, and z3's default context is not safe to share between threads; a worker process
-also keeps a request that exhausts memory or crashes z3 away from the server. Workers are started
-with ``spawn`` (the server process has threads by then, so ``fork`` would be unsafe) and warmed
-up (sympy, z3 and dimsolve imported) at startup. ``workers=0`` runs checks in one thread of the
-server process instead, one at a time: for tests and embedding, not for serving.
+also keeps a request that exhausts memory or crashes z3 away from the server. Each worker runs one
+check at a time and is the pool's own (not a ``ProcessPoolExecutor``'s), so that a check still
+running at its deadline is stopped by killing its worker: z3 inside a C call answers no Python
+signal, and a worker left running would hold its slot and its memory long after the 504. A fresh
+worker takes the killed one's place. Each worker caps its own address space and z3's memory.
+
+Workers are started with ``spawn`` (the server process has threads by then, so ``fork`` would be
+unsafe) and warmed up (sympy, z3 and dimsolve imported) before they take checks. ``workers=0`` runs
+checks in one thread of the server process instead, one at a time, without a hard deadline: for
+tests and embedding, not for serving.
 """
 
 from __future__ import annotations
@@ -15,17 +21,24 @@ import logging
 import multiprocessing
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 from dimsolve.service.errors import ServiceError, limit_exceeded
 
 log = logging.getLogger("dimsolve.service")
 
-# a worker's answer: ("ok", report_json, cacheable) or ("error", status, kind, message, path)
+# a worker's answer: ("ok", report_json, cacheable) or ("error", status, kind, message, path, limit, limit_value)
 Outcome = tuple[Any, ...]
+
+MIB = 1024 * 1024
+STARTUP_TIMEOUT_S = 120.0  # a worker that has not warmed up by then is killed and started again
+RESTART_DELAY_S = 1.0  # between failed starts of a worker
+Z3_MEMORY_SHARE = 0.75  # of the worker's address-space cap: z3 gives up (DS901) before Python's MemoryError
+RECYCLE_SHARE = 0.5  # a worker whose resident memory has grown past this share of its cap is replaced
 
 
 def run_check(guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
@@ -36,11 +49,12 @@ def run_check(guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
         with fresh_z3_context():
             text, cacheable = check_request(guardset, spec, timeout_ms)
     except ServiceError as exc:
-        return ("error", exc.status, exc.kind, exc.message, exc.path)
+        return ("error", exc.status, exc.kind, exc.message, exc.path, exc.limit, exc.limit_value)
     except RecursionError:
-        return ("error", 422, "limit_exceeded", "the request is nested too deeply to check", None)
+        return ("error", 422, "limit_exceeded", "the request is nested too deeply to check", None, None, None)
     except MemoryError:
-        return ("error", 422, "limit_exceeded", "checking the request ran out of memory", None)
+        return ("error", 422, "limit_exceeded", "checking the request ran out of memory (worker_memory_mb)", None,
+                "worker_memory_mb", None)
     return ("ok", text, cacheable)
 
 
@@ -75,32 +89,149 @@ def warm_up() -> bool:
     return True
 
 
-class SolverPool:
-    """Run checks off the event loop, at most ``limits.max_pending`` at once, each within a wall-clock limit."""
+# --- the worker process ----------------------------------------------------------------------------
 
-    def __init__(self, workers: int, max_pending: int, request_timeout_s: float) -> None:
+
+def cap_memory(memory_mb: int) -> None:
+    """Limit this process's address space to ``memory_mb`` (Python raises MemoryError past it) and
+    z3's allocations to a share of it (z3 answers unknown); 0 leaves both unlimited."""
+    if memory_mb <= 0:
+        return
+    import resource
+
+    import z3
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = memory_mb * MIB if hard == resource.RLIM_INFINITY else min(memory_mb * MIB, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    z3.set_param("memory_max_size", max(1, int(limit * Z3_MEMORY_SHARE) // MIB))
+
+
+def _resident_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MIB
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def worker_main(conn: Connection, memory_mb: int) -> None:
+    """A worker: cap memory, warm up, say ``ready``, then answer ``(guardset, spec, timeout_ms)``
+    jobs with ``(outcome, retiring)`` until the pipe closes or a job is None. ``retiring``: its
+    memory grew past ``RECYCLE_SHARE`` of the cap, so it exits and the pool starts another."""
+    cap_memory(memory_mb)
+    warm_up()
+    conn.send("ready")
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        outcome = run_check(*job)
+        retiring = memory_mb > 0 and _resident_mb() > RECYCLE_SHARE * memory_mb
+        conn.send((outcome, retiring))
+        if retiring:
+            return
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, memory_mb: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child, memory_mb), daemon=True,
+                                       name="dimsolve-solver")
+        self.process.start()
+        child.close()
+
+    async def receive(self) -> Any:
+        """The worker's next message, without blocking the event loop while it works."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        fd = self.conn.fileno()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            if future.done():
+                return
+            try:
+                future.set_result(self.conn.recv())
+            except (EOFError, OSError) as exc:
+                future.set_exception(_WorkerDied(str(exc)))
+
+        loop.add_reader(fd, readable)
+        try:
+            return await future
+        finally:
+            loop.remove_reader(fd)
+
+    def kill(self) -> None:
+        """Stop now, whatever it is doing (SIGKILL: a worker inside z3 does not see SIGTERM soon)."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    workers: int  # configured
+    free: int  # idle and ready for a check
+    busy: int  # running a check
+    starting: int  # being started (a replacement after a deadline or a crash)
+
+
+class SolverPool:
+    """Run checks off the event loop, at most ``max_pending`` at once, each within ``request_timeout_s``."""
+
+    def __init__(self, workers: int, max_pending: int, request_timeout_s: float, memory_mb: int = 0) -> None:
         self.workers = workers
         self.max_pending = max_pending
         self.request_timeout_s = request_timeout_s
+        self.memory_mb = memory_mb
         self.pending = 0
         self._lock = threading.Lock()  # workers=0: z3's shared context, one check at a time
-        self._executor = self._new_executor()
-
-    def _new_executor(self) -> Executor:
-        if self.workers <= 0:
-            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dimsolve-check")
-        context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dimsolve-check") if workers <= 0 else None
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._alive: set[_Worker] = set()
+        self._starting = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def start(self) -> None:
         """Start and warm up every worker (a few seconds: imports of sympy, z3 and dimsolve)."""
-        loop = asyncio.get_running_loop()
-        count = max(1, self.workers)
-        await asyncio.gather(*(loop.run_in_executor(self._executor, warm_up) for _ in range(count)))
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, warm_up)
+            return
+        self._idle = asyncio.Queue()
+        await asyncio.gather(*(self._start_worker() for _ in range(self.workers)))
+
+    def status(self) -> PoolStatus:
+        if self._thread is not None:
+            busy = int(self._lock.locked())
+            return PoolStatus(1, 1 - busy, busy, 0)
+        free = self._idle.qsize() if self._idle is not None else 0
+        return PoolStatus(self.workers, free, len(self._alive) - free, self._starting)
 
     def close(self) -> None:
         """Stop the workers now, busy or not (a check in progress is abandoned)."""
-        _stop(self._executor)
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for worker in list(self._alive):
+            worker.kill()
+        self._alive.clear()
+        if self._thread is not None:
+            self._thread.shutdown(wait=False, cancel_futures=True)
 
     async def check(self, guardset: Any, spec: Any, timeout_ms: int) -> tuple[str, bool]:
         """(report JSON, cacheable), or a ``ServiceError`` (the request's own, 503 when full, 504 when slow)."""
@@ -109,43 +240,109 @@ class SolverPool:
                                limit="max_pending", limit_value=self.max_pending)
         self.pending += 1
         try:
-            outcome = await asyncio.wait_for(self._submit(guardset, spec, timeout_ms), self.request_timeout_s)
-        except asyncio.TimeoutError:
-            raise limit_exceeded(f"the check did not finish within {self.request_timeout_s:g} s (request_timeout_s); "
-                                 "lower timeout_ms or split the GuardSet", None, "request_timeout_s",
-                                 int(self.request_timeout_s), status=504) from None
+            if self._thread is not None:
+                outcome = await self._in_thread(guardset, spec, timeout_ms)
+            else:
+                outcome = await self._in_worker(guardset, spec, timeout_ms)
         finally:
             self.pending -= 1
         if outcome[0] == "error":
-            _, status, kind, message, path = outcome
-            raise ServiceError(status, kind, message, path)
+            _, status, kind, message, path, *limit = outcome
+            raise ServiceError(status, kind, message, path, *limit)
         return outcome[1], outcome[2]
 
-    async def _submit(self, guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
+    def _too_slow(self) -> ServiceError:
+        return limit_exceeded(f"the check did not finish within {self.request_timeout_s:g} s (request_timeout_s); "
+                              "lower timeout_ms or split the GuardSet", None, "request_timeout_s",
+                              int(self.request_timeout_s), status=504)
+
+    async def _in_thread(self, guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
         loop = asyncio.get_running_loop()
-        executor = self._executor
         try:
-            if self.workers <= 0:
-                return await loop.run_in_executor(executor, self._locked, guardset, spec, timeout_ms)
-            return await loop.run_in_executor(executor, run_check, guardset, spec, timeout_ms)
-        except BrokenProcessPool:
-            log.error("a solver worker died; starting a new pool")
-            if self._executor is executor:
-                self._executor = self._new_executor()
-                _stop(executor)
-            raise ServiceError(503, "worker_crashed", "the solver worker checking this request died; retry") from None
+            return await asyncio.wait_for(loop.run_in_executor(self._thread, self._locked, guardset, spec, timeout_ms),
+                                          self.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise self._too_slow() from None
 
     def _locked(self, guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
         with self._lock:
             return run_check(guardset, spec, timeout_ms)
 
+    async def _in_worker(self, guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
+        """One check in a free worker, within the deadline (queueing included); a worker still busy at
+        the deadline, or whose request is abandoned, is killed and replaced."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout_s
+        worker = await self._take_worker()
+        try:
+            worker.conn.send((guardset, spec, timeout_ms))
+            outcome, retiring = await asyncio.wait_for(worker.receive(), max(0.0, deadline - loop.time()))
+        except asyncio.TimeoutError:
+            log.warning("a check ran past request_timeout_s: its worker (pid %s) is killed", worker.process.pid)
+            self._replace(worker)
+            raise self._too_slow() from None
+        except (_WorkerDied, OSError):
+            log.error("a solver worker (pid %s) died; starting another", worker.process.pid)
+            self._replace(worker)
+            raise ServiceError(503, "worker_crashed", "the solver worker checking this request died; retry") from None
+        except BaseException:  # cancelled (the client went away): the worker's answer would come unasked
+            self._replace(worker)
+            raise
+        if retiring:
+            self._replace(worker)
+        else:
+            self._idle.put_nowait(worker)
+        return outcome  # type: ignore[no-any-return]
 
-def _stop(executor: Executor) -> None:
-    # ProcessPoolExecutor has no public way to stop a busy worker, and shutdown(wait=False) can leave
-    # idle ones running after the server exits: terminate them through its process table
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=5)
+    async def _take_worker(self) -> _Worker:
+        """A free worker, waiting at most ``request_timeout_s`` (504 past it)."""
+        assert self._idle is not None  # start() made it
+        getter = asyncio.ensure_future(self._idle.get())
+        try:
+            await asyncio.wait({getter}, timeout=self.request_timeout_s)
+        except BaseException:  # cancelled while waiting: a worker it got meanwhile goes back
+            self._give_back(getter)
+            raise
+        if not getter.done():
+            self._give_back(getter)
+            raise self._too_slow()
+        return getter.result()
+
+    def _give_back(self, getter: asyncio.Future[_Worker]) -> None:
+        assert self._idle is not None
+        if not getter.done():
+            getter.cancel()
+        elif not getter.cancelled() and getter.exception() is None:
+            self._idle.put_nowait(getter.result())
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        self._alive.discard(worker)
+        if not self._closed:
+            task = asyncio.get_running_loop().create_task(self._start_worker())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _start_worker(self) -> None:
+        """Start one worker and put it in the idle queue once warm; retry until it starts."""
+        assert self._idle is not None
+        self._starting += 1
+        try:
+            while not self._closed:
+                worker = _Worker(self.memory_mb)
+                try:
+                    ready = await asyncio.wait_for(worker.receive(), STARTUP_TIMEOUT_S)
+                except (asyncio.TimeoutError, _WorkerDied, OSError):
+                    ready = None
+                except BaseException:
+                    worker.kill()
+                    raise
+                if ready == "ready":
+                    self._alive.add(worker)
+                    self._idle.put_nowait(worker)
+                    return
+                log.error("a solver worker did not start (exit code %s); trying again", worker.process.exitcode)
+                worker.kill()
+                await asyncio.sleep(RESTART_DELAY_S)
+        finally:
+            self._starting -= 1

@@ -7,18 +7,17 @@ as far as the guards allow (binary search with the solver). A root that cannot g
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import z3
 
 from dimsolve.dims.model import DimKind
-from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome, make_solver
+from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome, make_solver, rlimit_for, spent
 from dimsolve.solver.budget import check as run
 from dimsolve.solver.params import Parametrisation
 from dimsolve.solver.linear import INF
 from dimsolve.solver.probe import evaluate
-from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Form, Problem, implied
+from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Form, Problem, implied, lowest_size
 from dimsolve.solver.search import FAR_BELOW, Refuted, widest_bound
 from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
 
@@ -26,7 +25,11 @@ from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
 Box = tuple[int, int | None]
 
 
-SEARCH_BUDGET_S = 30.0  # wall time for one fix search: past it, bounds stop growing (still valid)
+# One fix search may spend this many per-query budgets of z3 work and ask this many range queries
+# (each builds the candidate's domain in Python). Counts, not a deadline: past them, bounds stop
+# growing and the search is ``exhausted``, the same on any machine.
+SEARCH_BUDGET_QUERIES = 15
+SEARCH_MAX_PROBES = 2048
 
 
 @dataclass
@@ -34,8 +37,13 @@ class Candidate:
     par: Parametrisation
     boxes: dict[str, Box]
     fixed: dict[str, int] = field(default_factory=dict)  # roots specialised by the search
-    undecided: bool = False
-    deadline: float = field(default_factory=lambda: time.monotonic() + SEARCH_BUDGET_S)
+    undecided: bool = False  # some query was unknown: the box may be smaller than the guards allow
+    exhausted: bool = False  # the search ran out of its budget before every bound was pushed out
+    spent: int = 0  # z3 resource units used by the range search
+    probes: int = 0  # range queries asked
+
+    def out_of_budget(self, timeout_ms: int) -> bool:
+        return self.probes >= SEARCH_MAX_PROBES or self.spent >= SEARCH_BUDGET_QUERIES * rlimit_for(timeout_ms)
 
 
 def _param_var(name: str) -> z3.ArithRef:
@@ -47,9 +55,10 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def symbol_bounds(problem: Problem, name: str) -> Box:
-    """The size range the *original* spec admits for one symbol (dynamic sizes are >= 2)."""
-    lo, hi = MIN_DYNAMIC_SIZE, None
-    for e in problem.entries_of.get(name, []):
+    """The size range the *original* spec admits for one symbol (dynamic sizes are >= 2, ints >= 0)."""
+    entries = problem.entries_of.get(name, [])
+    lo, hi = min((lowest_size(e) for e in entries), default=MIN_DYNAMIC_SIZE), None
+    for e in entries:
         d = e.dim
         if d.kind is DimKind.STATIC:
             v = d.value if d.value is not None else e.example
@@ -99,7 +108,8 @@ def _domain(problem: Problem, cand: Candidate) -> tuple[list[z3.BoolRef], list[z
         # building terms through z3's Python API was most of the fix synthesis time
         if form is None:
             free.append(problem.vars[name])  # not expressible: left to Dim.AUTO, so existential
-            inner.append(at_least(name, MIN_DYNAMIC_SIZE))
+            inner.append(at_least(name, min((lowest_size(e) for e in problem.entries_of.get(name, [])),
+                                            default=MIN_DYNAMIC_SIZE)))
             continue
         p, coeff, offset = form
         outer.append(equals_affine(name, f"param!{p}" if p is not None else None, coeff, offset))
@@ -153,7 +163,7 @@ def candidate_model(problem: Problem, cand: Candidate, timeout_ms: int = DEFAULT
 
 def _candidate_query(problem: Problem, cand: Candidate, timeout_ms: int) -> tuple[Outcome, z3.Solver | None, bool]:
     """The outcome of ``candidate_valid``, its solver (None if none was needed) and whether sizes
-    were existential."""
+    were existential. The z3 work is charged to ``cand.spent``."""
     guards = _open_guards(problem, cand)
     outer, inner, free = _domain(problem, cand)
     if not guards and not inner:  # sizes left to AUTO (``inner``) must still exist: z3 decides that
@@ -163,7 +173,10 @@ def _candidate_query(problem: Problem, cand: Candidate, timeout_ms: int) -> tupl
     solver = make_solver(timeout_ms)
     solver.add(*outer)
     solver.add(z3.Not(req))
-    return run(solver), solver, bool(free)
+    before = spent(solver)
+    outcome = run(solver)
+    cand.spent += spent(solver) - before
+    return outcome, solver, bool(free)
 
 
 def _candidate_check(problem: Problem, cand: Candidate, timeout_ms: int,
@@ -270,9 +283,10 @@ def _grow(problem: Problem, cand: Candidate, p: str, limit: int | None, up: bool
     lo, hi = cand.boxes[p]
 
     def ok(bound: int | None) -> bool | Refuted:
-        if time.monotonic() > cand.deadline:  # out of budget: keep the last valid (smaller) box
-            cand.undecided = True
+        if cand.out_of_budget(timeout_ms):  # keep the last valid (smaller) box
+            cand.exhausted = True
             return False
+        cand.probes += 1
         cand.boxes[p] = (lo, bound) if up else (bound if bound is not None else FAR_BELOW, hi)
         outcome, at = _candidate_check(problem, cand, timeout_ms, witness=p)
         cand.undecided |= outcome is Outcome.UNKNOWN

@@ -8,20 +8,26 @@ wrote in terms of an already-replaced symbol is never blamed for an earlier guar
 from __future__ import annotations
 
 import enum
-import time
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+import sympy
 import z3
 
 from dimsolve.guards.model import GuardRecord
-from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome, make_solver
+from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Allowance, Outcome, make_solver, rlimit_for
 from dimsolve.solver.budget import check as run
 from dimsolve.solver.probe import VALIDITY_PROBE_BUDGET, Points
 from dimsolve.solver.problem import Problem
 from dimsolve.solver.terms import at_most
 
+if TYPE_CHECKING:
+    from dimsolve.solver.exhaustive import Decided
+
 BLAME_BUDGET_TIMEOUTS = 5  # the whole blame gets this many per-query budgets, however many guards
+BLAME_MAX_QUERIES = 4096  # and at most this many queries (each builds terms over its range in Python)
 
 
 class Status(str, enum.Enum):
@@ -41,7 +47,9 @@ class GuardViolation:
 class Verdict:
     status: Status
     violations: tuple[GuardViolation, ...] = ()
-    undecided: tuple[GuardRecord, ...] = ()  # guards whose check hit the time budget
+    undecided: tuple[GuardRecord, ...] = ()  # guards whose check ran out of budget
+    # guards z3 left open (budget, no translation) that evaluation at every admitted size decided
+    enumerated: tuple[GuardRecord, ...] = ()
 
 
 def requirement(problem: Problem, guards: Sequence[z3.BoolRef]) -> z3.BoolRef:
@@ -127,7 +135,8 @@ class _Blame:
     it fails): ``j`` is blamed and ``[a, j)``, ``(j, b)`` are searched next, so k violations cost
     about 3k + 1 queries whatever the number of guards. With AUTO sizes (or an unknown) the range
     is halved instead. Ranges are visited left to right, so (without AUTO sizes) the guards before a
-    range are asserted once, not per query; the whole search has one deadline. Before asking z3
+    range are asserted once, not per query; the whole search has one ``budget.Allowance`` (resource
+units and a query count, so where it ends does not depend on the machine's load). Before asking z3
     about a range, points next to the example (``probe.Points``) are tried: one that fails a guard
     of the range first answers the query as a model would, so z3 is left the ranges they cannot
     answer (proofs that a range holds no blamed guard, failures far from the example).
@@ -138,7 +147,8 @@ class _Blame:
         self.guards = open_guards(problem)
         self.terms = [g for _, _, g in self.guards]
         self.timeout_ms = timeout_ms
-        self.deadline = time.monotonic() + BLAME_BUDGET_TIMEOUTS * timeout_ms / 1000
+        self.per_query = rlimit_for(timeout_ms)
+        self.allowance = Allowance(BLAME_BUDGET_TIMEOUTS * self.per_query, BLAME_MAX_QUERIES)
         self._solver: z3.Solver | None = None  # made on the first query (points may answer them all)
         self.asserted = 0  # guards before this index are asserted in self.solver (no AUTO sizes)
         self.violations: list[GuardViolation] = []
@@ -169,7 +179,7 @@ class _Blame:
             lo, hi = todo.pop()
             if hi <= lo:
                 continue
-            if time.monotonic() > self.deadline:
+            if self.allowance.exhausted:
                 self.undecided.extend(r for _, r, _ in self.guards[lo:hi])
             elif hi - lo == 1:
                 self._leaf(lo)
@@ -231,7 +241,7 @@ class _Blame:
     def _fails(self, lo: int, hi: int, keep: bool = False) -> Outcome:
         """Is some guard of ``[lo, hi)`` blamed? ``keep``: leave the query pushed (for a model)."""
         self._push_query(lo, hi)
-        outcome = run(self.solver)
+        outcome = self.allowance.check(self.solver, self.per_query, run)
         if not keep or outcome is not Outcome.SAT:
             self.solver.pop()
         return outcome
@@ -239,7 +249,6 @@ class _Blame:
     def _push_query(self, lo: int, hi: int) -> None:
         """Assert the guards before ``lo``, then push "some guard of ``[lo, hi)`` is blamed"."""
         guards = self.terms
-        self.solver.set("timeout", max(1, min(self.timeout_ms, int(1000 * (self.deadline - time.monotonic())))))
         if not self.problem.auto:
             self.solver.add(*guards[self.asserted:lo])
             self.asserted = max(self.asserted, lo)
@@ -251,7 +260,44 @@ class _Blame:
 
 
 def check(problem: Problem, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
-    """Decide the problem. Unknown is an honest answer, never reported as valid."""
+    """Decide the problem. Unknown is an honest answer, never reported as valid.
+
+    Guards z3 is known to find hard (nested ``//``/``%``, floats, no translation) are decided first
+    by evaluation at every admitted size when those are few (``exhaustive``), so z3's budget is not
+    spent on them; z3 decides the rest, and evaluation takes what z3 leaves open.
+    """
+    hard = {r for _, r, _ in open_guards(problem) if is_hard(r.expr)} | {r for r, _ in problem.unsupported}
+    early = _by_evaluation(problem, hard) if hard else None
+    if early is None or not early[2]:
+        return _enumerated(problem, _solve(problem, timeout_ms))
+    records, decided, settled = early
+    verdict = _solve(replace(problem, implied=problem.implied | settled), timeout_ms)
+    return _enumerated(problem, _merged(problem, verdict, records, decided, hard))
+
+
+def is_hard(expr: sympy.Basic) -> bool:
+    """A guard z3 often cannot decide within its budget: a division inside a division (window
+    padding), or float arithmetic."""
+    return _hard(expr)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hard(expr: sympy.Basic) -> bool:
+    for node in expr.atoms(sympy.Function):
+        name = type(node).__name__
+        if name in _FLOATS:
+            return True
+        if name in _DIVISIONS and any(type(a).__name__ in _DIVISIONS for arg in node.args for a in arg.atoms(sympy.Function)):
+            return True
+    return False
+
+
+_DIVISIONS = frozenset({"FloorDiv", "CleanDiv", "CeilDiv", "Mod", "PythonMod", "ModularIndexing"})
+_FLOATS = frozenset({"ToFloat", "FloatTrueDiv", "IntTrueDiv", "TruncToInt", "FloorToInt", "CeilToInt", "RoundToInt"})
+
+
+def _solve(problem: Problem, timeout_ms: int) -> Verdict:
+    """The verdict of z3 (and of the probe points) on the translated guards."""
     guards = open_guards(problem)
     points = Points(problem, [r for _, r, _ in guards])
     # sizes next to the example that fail a guard: violated, without the validity query
@@ -265,3 +311,46 @@ def check(problem: Problem, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
     if blame.violations:
         return Verdict(Status.VIOLATED, tuple(blame.violations), tuple(blame.undecided))
     return Verdict(Status.UNKNOWN, (), tuple(blame.undecided) or tuple(r for r, _ in problem.guards))
+
+
+def _by_evaluation(problem: Problem, wanted: set[GuardRecord]) -> tuple[list[GuardRecord], Decided, frozenset[GuardRecord]] | None:
+    """The guards evaluation can decide (trace order), what it decided for the components holding
+    one of ``wanted``, and the guards it settled (decided, or not evaluable somewhere they matter)."""
+    from dimsolve.solver.exhaustive import first_failures, problem_region
+
+    candidates = {r for _, r, _ in open_guards(problem)} | {r for r, _ in problem.unsupported}
+    auto = set(problem.auto)
+    records = [r for r in problem.guardset.guards if r in candidates and not r.symbols & auto]
+    only = {i for i, r in enumerate(records) if r in wanted}
+    if not only:
+        return None
+    decided = first_failures([r.expr for r in records], problem_region(problem), only=only)
+    return records, decided, frozenset(records[i] for i in decided.decided | decided.undefined)
+
+
+def _merged(problem: Problem, verdict: Verdict, records: list[GuardRecord], decided: Decided,
+            wanted: set[GuardRecord]) -> Verdict:
+    """``verdict`` with the guards evaluation settled taken from ``decided``."""
+    settled = {records[i] for i in decided.decided | decided.undefined}
+    index = {r: i for i, (r, _) in enumerate(problem.guards)}
+    violations = [v for v in verdict.violations if v.guard not in settled]
+    violations += [GuardViolation(records[i], index.get(records[i], -1), sizes) for i, sizes in decided.fails.items()]
+    undecided = tuple(r for r in verdict.undecided if r not in settled) + tuple(
+        records[i] for i in sorted(decided.undefined) if i not in decided.fails and records[i] in wanted)
+    enumerated = tuple(records[i] for i in sorted(decided.decided) if records[i] in wanted)
+    order = {r: i for i, r in enumerate(problem.guardset.guards)}
+    violations.sort(key=lambda v: order.get(v.guard, 0))
+    status = Status.VIOLATED if violations else (Status.UNKNOWN if undecided else Status.VALID)
+    return Verdict(status, tuple(violations), undecided, verdict.enumerated + enumerated)
+
+
+def _enumerated(problem: Problem, verdict: Verdict) -> Verdict:
+    """Guards z3 left open (out of budget, or without a translation) decided by evaluating the guards
+    at every admitted size, when those are few (``exhaustive``). The components of guards holding an
+    open one are re-decided whole, in trace order, so the blame stays "first guard to fail"."""
+    wanted = (set(verdict.undecided) | {r for r, _ in problem.unsupported}) - set(verdict.enumerated)
+    found = _by_evaluation(problem, wanted) if wanted else None
+    if found is None or not found[2]:
+        return verdict
+    records, decided, _ = found
+    return _merged(problem, verdict, records, decided, wanted)

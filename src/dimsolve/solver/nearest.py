@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import z3
 
-from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS
+from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, rlimit_for, safety_net_ms
 from dimsolve.solver.problem import Problem
 
 
 def nearest_admitted(problem: Problem, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> dict[str, int] | None:
     """Symbol -> size for the closest point that passes every guard; None if there is none (or no
-    answer within ``timeout_ms``)."""
+    answer within the budget ``timeout_ms``: z3 resource units, as ``budget.make_solver``)."""
     opt = z3.Optimize()
-    opt.set("timeout", timeout_ms)
+    opt.set("rlimit", rlimit_for(timeout_ms))
+    opt.set("timeout", safety_net_ms(timeout_ms))
     opt.add(*problem.domain, *problem.auto_domain)
     opt.add(*(guard for _, guard in problem.guards))
     example = problem.example()

@@ -21,7 +21,7 @@ import sympy
 from dimsolve.dims.model import DimKind
 from dimsolve.guards.model import GuardRecord
 from dimsolve.solver.linear import INF, Interval
-from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Form, Problem, size_forms
+from dimsolve.solver.problem import Form, Problem, lowest_size, size_forms
 from dimsolve.solver.pyeval import compiled
 
 EVALUATION_BUDGET = 400  # guard evaluations per check (microseconds each; sympy's fallback 10 to 250 us)
@@ -78,9 +78,9 @@ def admits(problem: Problem, sizes: dict[str, int]) -> bool:
                 ok = size == (d.value if d.value is not None else e.example)
             elif d.root is not None:
                 root = roots.setdefault(d.root, (size - d.offset) // d.coeff)
-                ok = size == d.coeff * root + d.offset and size >= MIN_DYNAMIC_SIZE
+                ok = size == d.coeff * root + d.offset and size >= lowest_size(e)
             else:
-                ok = size >= max(d.min or 0, MIN_DYNAMIC_SIZE) and (d.max is None or size <= d.max)
+                ok = size >= max(d.min or 0, lowest_size(e)) and (d.max is None or size <= d.max)
             if not ok:
                 return False
     return all(problem.spec.roots[r].admits(v) for r, v in roots.items() if r in problem.spec.roots)

@@ -16,12 +16,16 @@ import z3
 
 from dimsolve.dims.model import DimKind, Spec, SpecEntry
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet
+from dimsolve.solver.bounds import merge_bounds
+from dimsolve.solver.defects import Defect, GuardDefect, guard_defects
 from dimsolve.solver.linear import INF, BoxEvaluator, BoxValue, Interval
+from dimsolve.solver.size import MAX_EXPANDED_TERMS, expanded_terms
 from dimsolve.solver.symbolic import identically_true
 from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
 from dimsolve.solver.translate import Translator, Unsupported
 
 MIN_DYNAMIC_SIZE = 2
+MIN_INT_VALUE = 0  # an int input torch makes a symbol ranges over [0, inf): it keeps 0 and 1 symbolic
 TRANSLATION_CACHE_SIZE = 8  # GuardSets whose translated guards are kept (re-checks, fix verification)
 
 
@@ -42,6 +46,10 @@ class Problem:
     unsymbolic: list[SpecEntry] = field(default_factory=list)  # dynamic in the spec, static in the trace
     # guards true on every size the spec admits, found without z3 (``settle``): never sent to the solver
     implied: frozenset[GuardRecord] = frozenset()
+    # guards no input satisfies or naming undeclared symbols (``defects``): never a valid spec
+    defects: tuple[GuardDefect, ...] = ()
+    # bound guards implied by a tighter one on the same size (``bounds``): not sent to the solver
+    covered: tuple[GuardRecord, ...] = ()
 
     def example(self) -> dict[str, int]:
         out = {}
@@ -55,6 +63,12 @@ def root_var(name: str) -> z3.ArithRef:
     return int_var(f"root!{name}")
 
 
+def lowest_size(entry: SpecEntry) -> int:
+    """The least value a dynamic ``entry`` takes: 2 for a tensor size (torch specialises 0 and 1, so
+    its guards say nothing about them), 0 for an int input (torch keeps 0 and 1, and guards on them)."""
+    return MIN_INT_VALUE if entry.path.is_scalar else MIN_DYNAMIC_SIZE
+
+
 def _entry_constraint(entry: SpecEntry, name: str, roots: dict[str, z3.ArithRef]) -> list[z3.BoolRef]:
     """The constraints of one spec entry on symbol ``name`` (z3 terms from ``terms``' cache)."""
     d = entry.dim
@@ -63,8 +77,8 @@ def _entry_constraint(entry: SpecEntry, name: str, roots: dict[str, z3.ArithRef]
     if d.kind in (DimKind.ROOT, DimKind.DERIVED) and d.root is not None:
         if d.root not in roots:
             roots[d.root] = root_var(d.root)
-        return [equals_affine(name, f"root!{d.root}", d.coeff, d.offset), at_least(name, MIN_DYNAMIC_SIZE)]
-    bounds = [at_least(name, max(d.min or 0, MIN_DYNAMIC_SIZE))]
+        return [equals_affine(name, f"root!{d.root}", d.coeff, d.offset), at_least(name, lowest_size(entry))]
+    bounds = [at_least(name, max(d.min or 0, lowest_size(entry)))]
     if d.max is not None:
         bounds.append(at_most(name, d.max))
     return bounds
@@ -116,6 +130,7 @@ def build_problem(guardset: GuardSet, spec: Spec) -> Problem:
     translated = translated_guards(guardset)
     problem.guards = list(translated.guards)
     problem.unsupported = list(translated.unsupported)
+    problem.defects, problem.covered = translated.defects, translated.covered
     problem.implied = settle(problem)
     return problem
 
@@ -124,6 +139,8 @@ def build_problem(guardset: GuardSet, spec: Spec) -> Problem:
 class TranslatedGuards:
     guards: tuple[tuple[GuardRecord, z3.BoolRef], ...]
     unsupported: tuple[tuple[GuardRecord, str], ...]
+    defects: tuple[GuardDefect, ...] = ()
+    covered: tuple[GuardRecord, ...] = ()
 
 
 # id(guardset) -> (guardset, z3 context, its translation). The GuardSet is kept alive with its
@@ -147,7 +164,8 @@ def backed_guards(guardset: GuardSet) -> list[GuardRecord]:
 
 
 def translated_guards(guardset: GuardSet) -> TranslatedGuards:
-    """The backed guards of ``guardset`` in z3, translated once per GuardSet (one shared translator)."""
+    """The backed guards of ``guardset`` in z3, translated once per GuardSet (one shared translator):
+    bound guards merged per size first (``bounds``), guards too large to expand refused unread."""
     ctx = z3.main_ctx()
     hit = _TRANSLATED.get(id(guardset))
     if hit is not None and hit[0] is guardset and hit[1] is ctx:
@@ -158,12 +176,18 @@ def translated_guards(guardset: GuardSet) -> TranslatedGuards:
     translator = Translator({s.name: z3.Int(s.name) for s in guardset.symbols if s.backed})
     guards: list[tuple[GuardRecord, z3.BoolRef]] = []
     unsupported: list[tuple[GuardRecord, str]] = []
-    for g in backed_guards(guardset):
+    merged = merge_bounds(backed_guards(guardset))
+    for g in merged.kept:
+        if expanded_terms(g.expr) > MAX_EXPANDED_TERMS:
+            unsupported.append((g, f"it expands to more than {MAX_EXPANDED_TERMS} terms (max_expr_terms)"))
+            continue
         try:
             guards.append((g, translator.condition(g.expr)))
         except Unsupported as exc:
             unsupported.append((g, str(exc)))
-    result = TranslatedGuards(tuple(guards), tuple(unsupported))
+    defects = guard_defects(guardset) + [GuardDefect(lo, Defect.CONTRADICTS, other=hi)
+                                         for lo, hi in merged.contradictions]
+    result = TranslatedGuards(tuple(guards), tuple(unsupported), tuple(defects), merged.covered)
     _TRANSLATED[id(guardset)] = (guardset, ctx, result)
     _TRANSLATED.move_to_end(id(guardset))
     while len(_TRANSLATED) > TRANSLATION_CACHE_SIZE:
@@ -212,10 +236,10 @@ def size_forms(problem: Problem) -> tuple[dict[str, Interval], dict[str, Form]]:
             elif d.kind in (DimKind.ROOT, DimKind.DERIVED) and d.root is not None:
                 root = "root!" + d.root
                 lo, hi = atoms.get(root, _root_interval(problem, d.root))
-                atoms[root] = (max(lo, -((d.offset - MIN_DYNAMIC_SIZE) // d.coeff)), hi)  # the size is >= 2
+                atoms[root] = (max(lo, -((d.offset - lowest_size(e)) // d.coeff)), hi)  # the size is >= 2 (int: 0)
                 forms[name] = (root, d.coeff, d.offset)
             else:
-                atoms[name] = (max(d.min or 0, MIN_DYNAMIC_SIZE), INF if d.max is None else d.max)
+                atoms[name] = (max(d.min or 0, lowest_size(e)), INF if d.max is None else d.max)
                 forms[name] = (name, 1, 0)
             break
     for name in problem.vars:

@@ -5,18 +5,22 @@ sympy evaluates a guard on integers by rebuilding it (``xreplace``), 10 to 250 u
 a guard once into nested Python closures (microseconds per evaluation): the integer operations
 ``translate`` gives z3 (``FloorDiv``/``CleanDiv`` are ``//``, ``Mod``/``PythonMod`` are ``%``,
 ``CeilDiv``, ``Min``, ``Max``, ``Abs``, powers with natural exponents), comparisons and ``And``/
-``Or``/``Not``. Anything else compiles to None and the caller falls back to sympy.
+``Or``/``Not``, and torch's float functions as Python computes them at run time (``ToFloat`` is
+``float``, ``TruncToInt`` is ``math.trunc``, ``RoundToInt`` is ``round``, ``IntTrueDiv`` is ``/``,
+``OpaqueUnaryFn_sqrt`` is ``math.sqrt`` ...). Anything else compiles to None and the caller falls
+back to sympy.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping
 from functools import reduce
 
 import sympy
 
-Value = int | bool
+Value = int | float | bool
 Compiled = Callable[[Mapping[str, int]], Value]
 CACHE_SIZE = 4096
 
@@ -29,6 +33,16 @@ _RELATIONS: dict[type, Callable[[int, int], bool]] = {
 _DIVISIONS: dict[str, Callable[[int, int], int]] = {
     "FloorDiv": operator.floordiv, "CleanDiv": operator.floordiv, "Mod": operator.mod, "PythonMod": operator.mod,
     "CeilDiv": lambda a, b: -((-a) // b),
+    "IntTrueDiv": operator.truediv, "FloatTrueDiv": operator.truediv, "FloatPow": operator.pow,
+    "PowByNatural": operator.pow, "LShift": operator.lshift, "RShift": operator.rshift,
+    "BitwiseFn_bitwise_and": operator.and_, "BitwiseFn_bitwise_or": operator.or_,
+    "BitwiseFn_bitwise_xor": operator.xor, "RoundDecimal": round,
+}
+# torch's one-argument functions, as its SymFloat/SymInt arithmetic computes them in Python
+_UNARY: dict[str, Callable[[Value], Value]] = {
+    "ToFloat": float, "TruncToInt": math.trunc, "FloorToInt": math.floor, "CeilToInt": math.ceil,
+    "RoundToInt": round, "TruncToFloat": lambda x: float(math.trunc(x)), "Identity": lambda x: x,
+    "floor": math.floor, "ceiling": math.ceil,
 }
 
 
@@ -58,6 +72,9 @@ def _compile(expr: sympy.Basic) -> Compiled:
     if isinstance(expr, sympy.Integer):
         value = int(expr)
         return lambda sizes: value
+    if isinstance(expr, sympy.Float) and expr.is_finite:
+        number = float(expr)
+        return lambda sizes: number
     if isinstance(expr, sympy.Symbol):
         name = expr.name
         return lambda sizes: sizes[name]
@@ -70,6 +87,8 @@ def _compile(expr: sympy.Basic) -> Compiled:
         return lambda sizes: reduce(combine, (f(sizes) for f in args))
     if isinstance(expr, sympy.Pow) and isinstance(expr.args[1], sympy.Integer) and int(expr.args[1]) >= 0:
         base, exponent = args[0], int(expr.args[1])
+        if exponent == 2:  # sympy's ``x**2`` is torch's ``x*x`` (for a float: one rounding, not C's pow)
+            return lambda sizes: base(sizes) * base(sizes)
         return lambda sizes: base(sizes) ** exponent
     if type(expr) in _RELATIONS:
         relation, (lhs, rhs) = _RELATIONS[type(expr)], args
@@ -93,4 +112,20 @@ def _compile_function(expr: sympy.Basic, args: list[Compiled]) -> Compiled:
         return lambda sizes: pick(f(sizes) for f in args)
     if name == "Abs":
         return lambda sizes: abs(args[0](sizes))
+    return _compile_torch_function(name, args)
+
+
+def _compile_torch_function(name: str, args: list[Compiled]) -> Compiled:
+    if name in _UNARY and len(args) == 1:
+        unary, (a,) = _UNARY[name], args
+        return lambda sizes: unary(a(sizes))
+    if name.startswith("OpaqueUnaryFn_") and hasattr(math, name[len("OpaqueUnaryFn_"):]) and len(args) == 1:
+        fn, (a,) = getattr(math, name[len("OpaqueUnaryFn_"):]), args
+        return lambda sizes: fn(float(a(sizes)))
+    if name == "ModularIndexing" and len(args) == 3:
+        base, divisor, modulus = args
+        return lambda sizes: (base(sizes) // divisor(sizes)) % modulus(sizes)
+    if name == "Where" and len(args) == 3:
+        condition, then, otherwise = args
+        return lambda sizes: then(sizes) if condition(sizes) else otherwise(sizes)
     raise _Unsupported(name)

@@ -18,7 +18,7 @@ from dimsolve.solver.boxes import Box, Candidate, candidate_model, candidate_val
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome
 from dimsolve.solver.check import Verdict, is_valid
 from dimsolve.solver.params import Affine, Parametrisation, parametrise, user_roots
-from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Problem, build_problem
+from dimsolve.solver.problem import Problem, build_problem, lowest_size
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class FixPlan:
     verified: bool
     # user root -> the change that concerns it (for attributing guards to findings)
     change_of: dict[str, SpecChange]
+    # a range search ran out of its budget (``boxes.SEARCH_BUDGET_QUERIES``): the changes are not
+    # the weakest fix, only a valid one; a larger budget may find another
+    exhausted: bool = False
 
 
 def effective_box(problem: Problem, root: str) -> Box:
@@ -36,7 +39,7 @@ def effective_box(problem: Problem, root: str) -> Box:
     lo, hi = spec_root.min, spec_root.max
     for e in problem.spec.entries:
         if e.dim.root == root and e.dim.is_named:
-            lo = max(lo, -((e.dim.offset - MIN_DYNAMIC_SIZE) // e.dim.coeff))
+            lo = max(lo, -((e.dim.offset - lowest_size(e)) // e.dim.coeff))
     return lo, hi
 
 
@@ -213,14 +216,22 @@ def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIM
     When the range search must specialise several roots, pinning only the first and solving again
     often lets the others stay dynamic (``x.view(x.shape[0] - 1, -1)``: pin dim 0, dim 1 even).
     """
-    violated = {v.index for v in verdict.violations}
+    violated = {v.index for v in verdict.violations if v.index >= 0}  # -1: a guard without a z3 translation
+    if verdict.enumerated or verdict.undecided:  # z3 left guards open: evaluate them (few sizes)
+        from dimsolve.solver.progressions import enumerated_fix
+
+        found = enumerated_fix(problem)
+        if found is not None:
+            return _enumerated_plan(problem, found, timeout_ms)
     pinned: dict[str, int] = {}
     current = problem
     cand = _round(current, violated, timeout_ms)
+    exhausted = cand is not None and cand.exhausted
     if cand is not None and cand.fixed:  # specialised: a FloorDiv lattice may keep the dims dynamic
         lattice_par = parametrise(current, violated, floordiv=True)
         # the same parametrisation (no FloorDiv to lattice) would search the same boxes again
         lattice = _search(current, lattice_par, timeout_ms) if lattice_par != cand.par else None
+        exhausted |= lattice is not None and lattice.exhausted
         if lattice is not None and dynamism(current, lattice) > dynamism(current, cand):
             cand = lattice
     while cand is not None:
@@ -231,9 +242,27 @@ def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIM
         pinned[root] = value
         current = build_problem(problem.guardset, pin_roots(problem.spec, pinned))
         cand = _round(current, violated, timeout_ms)
+        exhausted |= cand is not None and cand.exhausted
     if cand is None:
         return None
+    from dimsolve.solver.auto_choice import with_more_auto
+    from dimsolve.solver.progressions import unpin_unreasoned
+
+    # sizes narrowed only to leave room for one left to Dim.AUTO: AUTO too, if that keeps more sizes
+    cand = with_more_auto(current, cand, lambda par: _search(current, par, timeout_ms),
+                          lambda c, root: _admitted_count(c.par.roots[root], c))
+    unpin_unreasoned(current, cand)  # a specialisation needs a guard that pins the size
     fixed = fixed_spec(current, cand)
     changes, change_of = _changes(problem, current, cand, pinned)
     verified = is_valid(build_problem(problem.guardset, fixed), timeout_ms) is Outcome.UNSAT
-    return FixPlan(tuple(changes), fixed, verified and not cand.undecided, change_of)
+    return FixPlan(tuple(changes), fixed, verified and not cand.undecided and not exhausted, change_of, exhausted)
+
+
+def _enumerated_plan(problem: Problem, cand: Candidate, timeout_ms: int) -> FixPlan:
+    """The plan of a fix found by evaluation (``progressions``), verified by the full check."""
+    from dimsolve.solver.check import Status, check
+
+    fixed = fixed_spec(problem, cand)
+    changes, change_of = _changes(problem, problem, cand, {})
+    verified = check(build_problem(problem.guardset, fixed), timeout_ms).status is Status.VALID
+    return FixPlan(tuple(changes), fixed, verified, change_of)

@@ -1,0 +1,92 @@
+"""Size 1, where a named Dim admits it: the exported program checks its guards there too.
+
+The main check decides guards on sizes >= 2: torch traces assuming sizes 0 and 1 do not occur.
+The exported program, though, keeps a named Dim's ``min`` (``Dim("batch", min=1)`` is checked as
+``[1, ...]``, the default ``min=0`` as ``[0, ...]``) and runs its checks on every such input: a
+``torch._check(y.shape[0] >= 10)`` with ``y: 5*batch`` rejects ``batch = 1``, which the spec admits,
+though it holds for every ``batch >= 2``. This module finds such a size: a spec point with some
+named size 1 (size 0 is left out: a program with an empty dimension fails in its kernels whatever
+its checks say) that fails a guard. AUTO/DYNAMIC sizes are torch's to choose (it keeps them >= 2),
+so they stay at the example.
+"""
+
+from __future__ import annotations
+
+import z3
+
+from dimsolve.dims.model import DimKind
+from dimsolve.solver.budget import Outcome, make_solver
+from dimsolve.solver.budget import check as run
+from dimsolve.solver.check import GuardViolation
+from dimsolve.solver.problem import Problem, root_var, translated_guards
+from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
+
+
+def _domain(problem: Problem) -> tuple[list[z3.BoolRef], list[z3.BoolRef]]:
+    """(the spec's sizes with named sizes >= 1 instead of >= 2, the named sizes that can be 1)."""
+    spec = problem.spec
+    domain: list[z3.BoolRef] = []
+    ones: list[z3.BoolRef] = []
+    roots: set[str] = set()
+    example = problem.example()
+    for name in problem.vars:
+        if name in problem.auto:
+            continue  # torch's to choose: existential (``_holds``)
+        entries = problem.entries_of.get(name, [])
+        named = next((e for e in entries if e.dim.kind in (DimKind.ROOT, DimKind.DERIVED) and e.dim.root), None)
+        static = next((e for e in entries if e.dim.kind is DimKind.STATIC), None)
+        if named is not None and named.dim.root is not None:
+            d = named.dim
+            roots.add(d.root)
+            domain += [equals_affine(name, f"root!{d.root}", d.coeff, d.offset), at_least(name, 1)]
+            ones.append(int_var(name) == 1)
+        elif static is not None:
+            domain.append(equals_affine(name, None, 0, static.dim.value if static.dim.value is not None
+                                        else static.example))
+        elif name in example:
+            domain.append(equals_affine(name, None, 0, example[name]))
+    for r in roots:
+        root = spec.roots.get(r)
+        if root is not None:
+            domain.append(root_var(r) >= root.min)
+            if root.max is not None:
+                domain.append(at_most(f"root!{r}", root.max))
+    return domain, ones
+
+
+def _holds(problem: Problem, guards: list[z3.BoolRef]) -> z3.BoolRef:
+    """The guards hold for some choice of the AUTO/DYNAMIC sizes (>= 1)."""
+    body = z3.And(*guards) if guards else z3.BoolVal(True)
+    autos = list(problem.auto.values())
+    return z3.Exists(autos, z3.And(*[a >= 1 for a in autos], body)) if autos else body
+
+
+def size_one_violations(problem: Problem, timeout_ms: int) -> list[GuardViolation]:
+    """The first guard that fails at a spec point with a named size of 1 (the guards before it
+    holding there), with that point (symbol -> size, roots as ``root!name``); [] when there is none
+    or z3 cannot tell within the budget."""
+    domain, ones = _domain(problem)
+    guards = list(translated_guards(problem.guardset).guards)
+    if not ones or not guards:
+        return []
+    solver = make_solver(timeout_ms)
+    solver.add(*domain, z3.Or(*ones), z3.Not(_holds(problem, [g for _, g in guards])))
+    if run(solver) is not Outcome.SAT:
+        return []
+    model = solver.model()
+    named = [(n, v) for n, v in problem.vars.items() if n not in problem.auto]
+    point = {}
+    for name, var in named + [(f"root!{r}", root_var(r)) for r in problem.spec.roots]:
+        value = model.eval(var, model_completion=True)
+        if z3.is_int_value(value):
+            point[name] = value.as_long()
+    at_point = [problem.vars[n] == point[n] for n, _ in named if n in point]
+    for i in range(len(guards)):
+        blame = make_solver(timeout_ms)
+        blame.add(*at_point, z3.Not(_holds(problem, [g for _, g in guards[: i + 1]])))
+        outcome = run(blame)
+        if outcome is Outcome.SAT:
+            return [GuardViolation(guards[i][0], i, point)]
+        if outcome is Outcome.UNKNOWN:
+            break
+    return []
