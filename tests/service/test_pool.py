@@ -20,8 +20,10 @@ from service_wire import check_body
 from dimsolve.service.pool import run_check
 
 PATHOLOGICAL = "Eq((s0+s1+s2+s3+1)**32*(s0-s1+3)**32, 10)"
-# a guard z3 works on for its whole budget, query after query: about 20 s at timeout_ms=10000
-SLOW = check_body(["Eq(Mod(s0*s0*s1 - s2*s3*s3*s0, 7919), 4321)"], timeout_ms=10_000)
+# non-linear modular guards z3 works on for its whole budget, query after query: over 10 s of work at
+# timeout_ms=10000 on any machine (budgets are resource limits), far past the 2 s request deadline below
+SLOW = check_body([f"Eq(Mod(s0*s0*s1 - s2*s3*s3*s0 + {k}*s1*s2, {7919 + 2 * k}), {4321 + k})" for k in range(4)],
+                  timeout_ms=10_000)
 AND_CHAIN = " & ".join(f"(s0 > {i})" for i in range(5000))
 
 

@@ -12,6 +12,7 @@ so they stay at the example.
 
 from __future__ import annotations
 
+import sympy
 import z3
 
 from dimsolve.dims.model import DimKind
@@ -81,12 +82,39 @@ def size_one_violations(problem: Problem, timeout_ms: int) -> list[GuardViolatio
         if z3.is_int_value(value):
             point[name] = value.as_long()
     at_point = [problem.vars[n] == point[n] for n, _ in named if n in point]
-    for i in range(len(guards)):
+
+    def fails(subset: list[int]) -> Outcome:
         blame = make_solver(timeout_ms)
-        blame.add(*at_point, z3.Not(_holds(problem, [g for _, g in guards[: i + 1]])))
-        outcome = run(blame)
+        blame.add(*at_point, z3.Not(_holds(problem, [guards[j][1] for j in subset])))
+        return run(blame)
+
+    for i in range(len(guards)):
+        outcome = fails(list(range(i + 1)))
         if outcome is Outcome.SAT:
-            return [GuardViolation(guards[i][0], i, point)]
+            j = _blamed(guards, _core(fails, i))
+            return [GuardViolation(guards[j][0], j, point)]
         if outcome is Outcome.UNKNOWN:
             break
     return []
+
+
+def _core(fails, last: int) -> list[int]:
+    """A minimal set of guards up to ``last`` (which it keeps) that fails together at the point:
+    with an AUTO size in play no single guard may fail alone (``x - 1 == y`` holds for some x, and
+    so does ``x - 1 != 1``), and the finding should name the one that rejects the size 1."""
+    core = list(range(last + 1))
+    for j in range(last - 1, -1, -1):
+        trial = [k for k in core if k != j]
+        if fails(trial) is Outcome.SAT:
+            core = trial
+    return core
+
+
+def _blamed(guards: list, core: list[int]) -> int:
+    """The guard of ``core`` to name: the first that is not a bare relation between sizes (a
+    relation is the spec's to write, DS202's finding; the other guard is what size 1 breaks)."""
+    for j in core:
+        expr = guards[j][0].expr
+        if not (isinstance(expr, sympy.Eq) and all(side.free_symbols for side in expr.args)):
+            return j
+    return core[-1]
