@@ -3,25 +3,17 @@ trace-once/check-many with trace_guards + check_spec."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 import torch
 from export_support import (
     Expect,
-    admitted_sizes,
     assert_codes,
     assert_counterexamples_admitted,
     assert_location,
     assert_one_round_fix,
     find_violation,
-    inputs_of_sizes,
-    report_for,
     torch_export,
 )
-from reference_cases import CASES
 from torch.export import Dim
 
 import dimsolve

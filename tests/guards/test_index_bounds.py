@@ -9,7 +9,6 @@ threshold is the largest size of the dynamic dim the guards admit (None: no inde
 from __future__ import annotations
 
 import pytest
-import sympy
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

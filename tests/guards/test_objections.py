@@ -13,7 +13,7 @@ from torch.export import Dim
 from dimsolve.guards import objections as obj
 from dimsolve.guards import trace
 from dimsolve.guards.capture import capturing, quiet_torch_logs, source_chain
-from dimsolve.guards.objections import ObjectionKind, check_objection_hooks, read_objections, recording_objections
+from dimsolve.guards.objections import check_objection_hooks, read_objections, recording_objections
 
 pytestmark = pytest.mark.torch
 

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 import dimsolve.solver.probe as probe_module
 from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec
-from dimsolve.guards.model import GuardRecord
 from dimsolve.solver.boxes import Candidate, _domain, _failing_one_by_one, failing_guards, initial_boxes
 from dimsolve.solver.check import Status, check
 from dimsolve.solver.params import parametrise
