@@ -65,3 +65,33 @@ def test_an_invalid_spec_raises_with_a_fix_torch_exported(export_calls) -> None:
     # the user's spec, then the fix: torch's trace of the spec was complete, no all-dynamic re-trace
     assert len(export_calls) == 2
     torch.export.export(AddLinear(), ARGS, dynamic_shapes=report.fixed_dynamic_shapes)
+
+
+class PinnedHeight(torch.nn.Module):
+    """Reads the height as a Python int (as MobileNet's TF padding does): torch pins it to the example."""
+
+    def forward(self, x):
+        return torch.nn.functional.pad(x, (0, 0, 0, int(x.shape[2]) % 3))
+
+
+def test_a_pin_no_static_size_can_explain_costs_no_extra_trace(export_calls) -> None:
+    spec = {"x": (Dim("b"), 3, Dim("h", min=8, max=64), Dim("w"))}
+    report = dimsolve.check_dynamic_shapes(PinnedHeight(), (torch.randn(2, 3, 32, 32),), dynamic_shapes=spec)
+    assert [v.code for v in report.violations] == ["DS401"] and "(32)" in report.violations[0].message
+    # the spec as written, then the fix: 32 is no multiple or divisor of the static 3, so no all-dynamic trace
+    assert len(export_calls) == 2 and report.fix_verified
+    torch.export.export(PinnedHeight(), (torch.randn(2, 3, 32, 32),), dynamic_shapes=report.fixed_dynamic_shapes)
+
+
+class _Add(torch.nn.Module):
+    def forward(self, x, y):
+        return x + y
+
+
+def test_a_pin_to_a_static_sizes_value_is_traced_all_dynamic_to_find_the_relation(export_calls) -> None:
+    x, y = torch.randn(4), torch.randn(4)
+    report = dimsolve.check_dynamic_shapes(_Add(), (x, y),
+                                           dynamic_shapes={"x": (Dim("dx"),), "y": (None,)})
+    assert [v.code for v in report.violations] == ["DS401"]
+    assert "x.shape[0] == y.shape[0]" in str(report)  # the relation to the static size, seen all-dynamic
+    assert len(export_calls) == 3

@@ -125,8 +125,18 @@ def _complete(first: Attempt, spec: Spec) -> bool:
 
 
 def _pinned_by_static(report: Report, spec: Spec) -> bool:
-    """A dynamic size pinned to a constant while the spec has static sizes: in torch's trace of the
-    spec those are constants, so only the all-dynamic trace tells whether the pin is a relation to one
-    of them (``x + y`` with x static), which is the finding to report."""
-    pinned = any(d.code in ("DS401", "DS402", "DS404") for d in report.diagnostics if d.is_error)
-    return pinned and any(e.dim.kind is DimKind.STATIC for e in spec.entries)
+    """A dynamic size pinned to a constant that may come from one of the spec's static sizes: in
+    torch's trace of the spec those are constants, so only the all-dynamic trace (one more export)
+    tells whether the pin is a relation to one of them (``x + y`` with y static), which is the
+    finding to report. A pin to a value no static size divides or is divided by (a vision model's
+    height pinned to 32 beside 3 static channels) is a pin whatever the static sizes are: no re-trace."""
+    from dimsolve.diagnostics.model import Specialize
+
+    pinned = [c.value for d in report.diagnostics if d.is_error and d.code in ("DS401", "DS402", "DS404")
+              for f in d.fixes for c in f.changes if isinstance(c, Specialize)]
+    statics = [e.dim.value if e.dim.value is not None else e.example for e in spec.entries
+               if e.dim.kind is DimKind.STATIC]
+    statics = [s for s in statics if isinstance(s, int) and s > 1]
+    if not pinned and any(d.is_error and d.code in ("DS401", "DS402", "DS404") for d in report.diagnostics):
+        return bool(statics)  # a pin without a stated value: the all-dynamic trace decides
+    return any(p == s or (p > 1 and (p % s == 0 or s % p == 0)) for p in pinned for s in statics)
