@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
@@ -41,6 +43,24 @@ def _in_user_terms(gs):
 
 def test_torch_hooks_are_where_dimsolve_expects_them():
     check_torch_hooks()
+
+
+def test_a_shape_env_that_no_longer_keeps_var_to_range_is_refused(monkeypatch):
+    import torch.fx.experimental.symbolic_shapes as symbolic_shapes
+
+    class Renamed(symbolic_shapes.ShapeEnv):  # every hooked method, none of them using var_to_range
+        pass
+
+    for name, f in vars(symbolic_shapes.ShapeEnv).items():
+        if inspect.isfunction(f):
+            setattr(Renamed, name, f if "var_to_range" not in f.__code__.co_names else lambda self, *a, **k: None)
+    monkeypatch.setattr(symbolic_shapes, "ShapeEnv", Renamed)
+    check_torch_hooks.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="var_to_range is gone"):
+            check_torch_hooks()
+    finally:
+        check_torch_hooks.cache_clear()
 
 
 @pytest.mark.parametrize("strict", [pytest.param(False, id="non-strict"), pytest.param(True, id="strict")])
