@@ -5,9 +5,7 @@ this module never imports torch and works on expressions read back by ``guards.c
 Anything without an exact translation raises ``Unsupported`` carrying the offending
 sub-expression; nothing is dropped or approximated.
 
-Division: z3's integer ``div``/``mod`` are Euclidean (the remainder is never negative), Python's
-``//``/``%`` round towards -inf (the remainder has the divisor's sign). They agree for positive
-divisors; for other divisors we rewrite ``a // b`` as ``(-a) div (-b)``. A symbolic divisor of 0
+Division follows Python (``int_ops``): ``//`` and ``%`` round towards -inf. A symbolic divisor of 0
 is left to z3's unspecified division by zero (torch would have raised while tracing).
 
 Floats (``ToFloat``, ``FloatTrueDiv``, float constants ...) are Python doubles, encoded in z3
@@ -27,6 +25,7 @@ from sympy.logic.boolalg import BooleanFunction
 
 from dimsolve.solver import floats
 from dimsolve.solver.floats import Dyadic, Quotient
+from dimsolve.solver.int_ops import ceildiv, constant, floordiv, larger, nary, pymod, relation, smaller, truncdiv
 
 MAX_EXPONENT = 64
 
@@ -88,74 +87,6 @@ def _unsupported(expr: sympy.Basic, reason: str) -> Unsupported:
     return Unsupported(str(expr), reason)
 
 
-# --- integer arithmetic with Python semantics ----------------------------------------------------
-
-
-def _constant(value: z3.ArithRef) -> int | None:
-    ctx, ast = value.ctx_ref(), value.as_ast()
-    return int(z3.Z3_get_numeral_string(ctx, ast)) if z3.Z3_is_numeral_ast(ctx, ast) else None
-
-
-# Terms of many guards are built straight through z3's C API: z3's Python operators infer and
-# coerce sorts on every call, which was most of the translation time at 10k guards. Every operand
-# here is already an integer (``Translator`` checks sorts on the sympy side).
-
-
-def _nary(make: Callable[..., z3.Ast], args: Sequence[z3.ArithRef]) -> z3.ArithRef:
-    if len(args) == 1:
-        return args[0]
-    ctx = args[0].ctx
-    return z3.ArithRef(make(ctx.ref(), len(args), (z3.Ast * len(args))(*(a.as_ast() for a in args))), ctx)
-
-
-def _relation(make: Callable[..., z3.Ast], negate: bool = False) -> Callable[[z3.ExprRef, z3.ExprRef], z3.BoolRef]:
-    def build(a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
-        ctx = a.ctx
-        term = make(ctx.ref(), a.as_ast(), b.as_ast())
-        return z3.BoolRef(z3.Z3_mk_not(ctx.ref(), term) if negate else term, ctx)
-
-    return build
-
-
-def _binary(make: Callable[..., z3.Ast], a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    return z3.ArithRef(make(a.ctx_ref(), a.as_ast(), b.as_ast()), a.ctx)
-
-
-def floordiv(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    """Python's ``a // b`` (b != 0)."""
-    c = _constant(b)
-    if c is not None and c > 0:
-        return _binary(z3.Z3_mk_div, a, b)
-    if c is not None:
-        return (-a) / z3.IntVal(-c)
-    return z3.If(b > 0, a / b, (-a) / (-b))
-
-
-def pymod(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    """Python's ``a % b`` (b != 0): the result has the sign of ``b``."""
-    c = _constant(b)
-    if c is not None and c > 0:
-        return _binary(z3.Z3_mk_mod, a, b)
-    return a - b * floordiv(a, b)
-
-
-def ceildiv(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    return -floordiv(-a, b)
-
-
-def truncdiv(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    """C's ``a / b``: rounds towards zero."""
-    return z3.If((a >= 0) == (b > 0), floordiv(a, b), ceildiv(a, b))
-
-
-def _min(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    return z3.If(a <= b, a, b)
-
-
-def _max(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    return z3.If(a >= b, a, b)
-
-
 _DIVISIONS: dict[str, Callable[[z3.ArithRef, z3.ArithRef], z3.ArithRef]] = {
     "FloorDiv": floordiv,
     "CleanDiv": floordiv,  # exact by torch's construction: equal to floor division
@@ -177,12 +108,12 @@ _FLOAT_ROUNDINGS: dict[str, tuple[Callable[[Dyadic], z3.ArithRef], Callable[[Quo
     "RoundToInt": (floats.round_half_even, floats.quotient_round),
 }
 _COMPARE: dict[type, Callable[[z3.ExprRef, z3.ExprRef], z3.BoolRef]] = {
-    sympy.Equality: _relation(z3.Z3_mk_eq),
-    sympy.Unequality: _relation(z3.Z3_mk_eq, negate=True),
-    sympy.StrictLessThan: _relation(z3.Z3_mk_lt),
-    sympy.LessThan: _relation(z3.Z3_mk_le),
-    sympy.StrictGreaterThan: _relation(z3.Z3_mk_gt),
-    sympy.GreaterThan: _relation(z3.Z3_mk_ge),
+    sympy.Equality: relation(z3.Z3_mk_eq),
+    sympy.Unequality: relation(z3.Z3_mk_eq, negate=True),
+    sympy.StrictLessThan: relation(z3.Z3_mk_lt),
+    sympy.LessThan: relation(z3.Z3_mk_le),
+    sympy.StrictGreaterThan: relation(z3.Z3_mk_gt),
+    sympy.GreaterThan: relation(z3.Z3_mk_ge),
 }
 
 
@@ -284,7 +215,7 @@ class Translator:
     def _arithmetic(self, expr: sympy.Basic) -> tuple[Value, str]:
         sorts = self._sorts(expr.args)
         if all(s == INT for s in sorts):
-            return _nary(z3.Z3_mk_add if isinstance(expr, sympy.Add) else z3.Z3_mk_mul, self.integers(expr.args)), INT
+            return nary(z3.Z3_mk_add if isinstance(expr, sympy.Add) else z3.Z3_mk_mul, self.integers(expr.args)), INT
         if BOOL in sorts:
             raise _unsupported(expr, "arithmetic on a condition")
         # pairwise, rounding after each step, in sympy's argument order (as ``pyeval`` evaluates it)
@@ -353,7 +284,7 @@ class Translator:
 
     def _extremum(self, expr: sympy.Basic, smallest: bool) -> tuple[Value, str]:
         if all(s == INT for s in self._sorts(expr.args)):
-            return reduce(_min if smallest else _max, self.integers(expr.args)), INT
+            return reduce(smaller if smallest else larger, self.integers(expr.args)), INT
         return reduce(floats.minimum if smallest else floats.maximum, (self.double(a) for a in expr.args)), FLOAT
 
     def _float_function(self, expr: sympy.Basic, name: str) -> tuple[Value, str]:
@@ -398,7 +329,7 @@ class Translator:
 
     @staticmethod
     def _nonzero(expr: sympy.Basic, divisor: z3.ArithRef) -> z3.ArithRef:
-        if _constant(divisor) == 0:
+        if constant(divisor) == 0:
             raise _unsupported(expr, "division by zero")
         return divisor
 
