@@ -53,7 +53,7 @@ def node_shape(node: Any) -> tuple[Expr, ...] | None:
 @functools.lru_cache(maxsize=4096)
 def _location(stack_trace: str) -> SourceLocation | None:
     """The user's line in an fx node's ``stack_trace`` (the innermost frame outside torch)."""
-    from dimsolve.guards.capture import user_location
+    from dimsolve.guards.source_lines import user_location
 
     frames = [traceback.FrameSummary(f, int(line), name, lookup_line=False, line=code.strip())
               for f, line, name, code in re.findall(r'File "([^"]+)", line (\d+), in (\S+)\n([^\n]*)', stack_trace)]

@@ -23,6 +23,7 @@ from dimsolve.guards import capture as cap
 from dimsolve.guards import unbacked
 from dimsolve.guards.isolation import isolated
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
+from dimsolve.guards.source_lines import user_location
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def failure_of(exc: BaseException) -> TraceFailure:
     import traceback
 
     inner = cap.unwrap_user_error(exc)
-    origin = cap.user_location(traceback.extract_tb(inner.__traceback__)) if inner.__traceback__ else None
+    origin = user_location(traceback.extract_tb(inner.__traceback__)) if inner.__traceback__ else None
     kind = "data_dependent" if cap.is_data_dependent(inner) else "error"
     first_line = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
     return TraceFailure(message=f"{type(inner).__name__}: {first_line}", origin=origin, kind=kind)
