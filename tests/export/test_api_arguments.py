@@ -21,6 +21,20 @@ class Pair(torch.nn.Module):
 ARGS = (torch.randn(6, 4), (torch.randn(6, 4), torch.randn(6, 4)))
 
 
+class Ids(torch.nn.Module):
+    def forward(self, x, ids, cfg):
+        return x[ids] * cfg["mask"].sum()
+
+
+IDS = (torch.randn(6, 4), torch.tensor([1, 2]), {"mask": torch.ones(3, dtype=torch.long)})
+
+
+def test_value_ranges_named_by_input_path_are_accepted():
+    spec = {"x": (Dim("n"), 4), "ids": None, "cfg": {"mask": None}}
+    report = dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=spec, value_ranges={"cfg['mask']": (0, 1)})
+    assert report.ok, str(report)
+
+
 @pytest.fixture(scope="module")
 def guards():
     return dimsolve.trace_guards(Pair(), ARGS)
@@ -48,6 +62,17 @@ MISUSE = [
     pytest.param(lambda g: dimsolve.check_spec({"a": 1}, {"x": None}), "guards must be a GuardSet", id="spec-on-a-dict"),
     pytest.param(lambda g: dimsolve.check_spec(g.model_dump_json(), None), "from_json", id="spec-on-json-text"),
     pytest.param(lambda g: dimsolve.check_spec(g, None, timeout_ms=0), "timeout_ms", id="check-spec-timeout-0"),
+    pytest.param(lambda g: dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=None, value_ranges={"ids": (5, 1)}),
+                 "lowest <= highest, got (5, 1)", id="value-range-reversed"),
+    pytest.param(lambda g: dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=None, value_ranges={"ids": 3}),
+                 "must be (lowest, highest) ints", id="value-range-not-a-pair"),
+    pytest.param(lambda g: dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=None, value_ranges=[("ids", 1)]),
+                 "value_ranges must be a dict", id="value-ranges-not-a-dict"),
+    # a name that is no integer input would be ignored, and the example's values assumed instead
+    pytest.param(lambda g: dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=None, value_ranges={"mask": (0, 1)}),
+                 "the integer tensor inputs are: cfg['mask'], ids", id="value-range-unknown-input"),
+    pytest.param(lambda g: dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=None, value_ranges={"x": (0, 1)}),
+                 "'x', which is not an integer tensor input", id="value-range-float-input"),
 ]
 
 

@@ -42,6 +42,44 @@ def _check_call(args: Any, kwargs: Any, timeout_ms: Any = DEFAULT_TIMEOUT_MS) ->
                               f"got {timeout_ms!r}")
 
 
+def _check_value_ranges(model: Any, args: Any, kwargs: Any, value_ranges: Any) -> None:
+    """``value_ranges`` maps integer tensor inputs, by their path (``attention_mask``,
+    ``inputs["ids"]``), to ``(lowest, highest)``: a name that is no such input would be ignored
+    silently and the assumption it was meant to replace kept, so it is refused."""
+    if value_ranges is None:
+        return
+    if not isinstance(value_ranges, Mapping):
+        raise InvalidArgument(f"value_ranges must be a dict of input path -> (lowest, highest), got "
+                              f"{type(value_ranges).__name__}; e.g. value_ranges={{'attention_mask': (0, 1)}}")
+    for name, bounds in value_ranges.items():
+        pair = tuple(bounds) if isinstance(bounds, (tuple, list)) else None
+        if (not isinstance(name, str) or pair is None or len(pair) != 2
+                or not all(isinstance(b, int) and not isinstance(b, bool) for b in pair) or pair[0] > pair[1]):
+            raise InvalidArgument(f"value_ranges[{name!r}] must be (lowest, highest) ints with lowest <= highest, "
+                                  f"got {bounds!r}")
+    names = _integer_tensor_inputs(model, args, kwargs)
+    unknown = sorted(n for n in value_ranges if names is not None and n not in names)
+    if unknown:
+        known = ", ".join(sorted(names or ())) or "none"
+        raise InvalidArgument(f"value_ranges names {', '.join(map(repr, unknown))}, which is not an integer tensor "
+                              f"input; the integer tensor inputs are: {known}")
+
+
+def _integer_tensor_inputs(model: Any, args: Any, kwargs: Any) -> set[str] | None:
+    """The paths of the example's integer tensor inputs; None when the inputs do not bind (DS101 later)."""
+    import torch
+
+    from dimsolve.guards.trace import bind_inputs, input_leaves
+
+    try:
+        leaves = input_leaves(bind_inputs(model, tuple(args), kwargs))
+    except (TypeError, ValueError):
+        return None
+    return {str(leaf.path) for leaf in leaves
+            if isinstance(leaf.value, torch.Tensor) and not leaf.value.is_floating_point()
+            and not leaf.value.is_complex()}
+
+
 class ConstraintViolation(DimsolveError):
     """Raised by ``dimsolve.export`` before torch finalises a graph; ``.report`` has the findings and fixes."""
 
@@ -124,6 +162,8 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
     """
     from dimsolve.guards.index_bounds import stated_value_ranges
 
+    _check_call(args, kwargs, timeout_ms)
+    _check_value_ranges(model, args, kwargs, value_ranges)
     with stated_value_ranges(value_ranges):
         return _checked(model, args, kwargs, dynamic_shapes, strict, timeout_ms).report
 
