@@ -141,7 +141,9 @@ def _guards(raw: list[cap.RawGuard]) -> list[GuardRecord]:
     seen: set[sympy.Basic] = set()
     out = []
     for g in raw:
-        if g.expr in (sympy.true, True) or g.expr in seen:
+        # torch logs a guard it evaluates under suppress_guards() (fake-tensor cache checks, e.g. a
+        # view against its ``_base``) and then drops it: the exported program never checks it
+        if g.prefix.endswith("[guard suppressed]") or g.expr in (sympy.true, True) or g.expr in seen:
             continue
         seen.add(g.expr)
         kind = GuardKind.RUNTIME_ASSERT if g.prefix == "runtime_assert" else GuardKind.GUARD
