@@ -52,11 +52,12 @@ def _rewrite(cache, change):
 
 def _with_text(text):
     """Replace the GuardSet text and sign it with the cache's own secret: the content checks, not the MAC, refuse it."""
-    from dimsolve.export.cache import _mac, cache_secret
+    from dimsolve.export.cache import cache_secret
+    from dimsolve.export.cache_entry import entry_mac
 
     def change(data):
         data["guardset"] = text
-        data["hmac"] = _mac(cache_secret(), data["key"], text)
+        data["hmac"] = entry_mac(cache_secret(), data["key"], text)
 
     return change
 
