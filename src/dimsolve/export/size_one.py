@@ -36,7 +36,10 @@ def _min_for_two(spec: Spec, root: str) -> int:
 
 
 def _diagnostic(spec: Spec, guardset: GuardSet, v: GuardViolation, change: SetRange, value: int) -> Diagnostic:
-    code = v.guard.origin.code if v.guard.origin else ""
+    # a range check on a data-dependent value reads in the value's own name (``k``), never in the
+    # size its check line makes it equal to
+    data = any(not info.backed for info in map(guardset.symbol, v.guard.symbols) if info is not None)
+    code = v.guard.origin.code if v.guard.origin and not data else ""
     guard = user_expr(v.guard.expr, guardset, code)
     names = display_names(guardset, set(v.guard.symbols), code)
     cex = {str(e.path): e.dim.coeff * value + e.dim.offset for e in spec.users_of(change.target)}

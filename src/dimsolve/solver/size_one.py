@@ -8,6 +8,10 @@ though it holds for every ``batch >= 2``. This module finds such a size: a spec 
 named size 1 (size 0 is left out: a program with an empty dimension fails in its kernels whatever
 its checks say) that fails a guard. AUTO/DYNAMIC sizes are torch's to choose (it keeps them >= 2),
 so they stay at the example.
+
+The program also checks the range torch derived for each data-dependent value, and that range can
+rest on sizes >= 2 as well: ``torch._check(p + seqlen <= 64)`` leaves ``p <= 62``, which rejects
+``seqlen = 1, p = 63`` although the model's own check accepts it (``unbacked_range_violation``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import sympy
 import z3
 
 from dimsolve.dims.model import DimKind
+from dimsolve.guards.model import GuardKind, GuardRecord, SymbolInfo
 from dimsolve.solver.budget import Outcome, make_solver
 from dimsolve.solver.budget import check as run
 from dimsolve.solver.check import GuardViolation
 from dimsolve.solver.problem import Problem, root_var, translated_guards
 from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
+from dimsolve.solver.translate import Translator, Unsupported
 
 
 def _domain(problem: Problem) -> tuple[list[z3.BoolRef], list[z3.BoolRef]]:
@@ -64,8 +70,16 @@ def _holds(problem: Problem, guards: list[z3.BoolRef]) -> z3.BoolRef:
 
 def size_one_violations(problem: Problem, timeout_ms: int) -> list[GuardViolation]:
     """The first guard that fails at a spec point with a named size of 1 (the guards before it
-    holding there), with that point (symbol -> size, roots as ``root!name``); [] when there is none
-    or z3 cannot tell within the budget."""
+    holding there), with that point (symbol -> size, roots as ``root!name``), else a range check on
+    a data-dependent value that fails there; [] when there is none or z3 cannot tell within the budget."""
+    found = _guard_violations(problem, timeout_ms)
+    if found:
+        return found
+    ranged = unbacked_range_violation(problem, timeout_ms)
+    return [ranged] if ranged is not None else []
+
+
+def _guard_violations(problem: Problem, timeout_ms: int) -> list[GuardViolation]:
     domain, ones = _domain(problem)
     guards = list(translated_guards(problem.guardset).guards)
     if not ones or not guards:
@@ -74,14 +88,8 @@ def size_one_violations(problem: Problem, timeout_ms: int) -> list[GuardViolatio
     solver.add(*domain, z3.Or(*ones), z3.Not(_holds(problem, [g for _, g in guards])))
     if run(solver) is not Outcome.SAT:
         return []
-    model = solver.model()
-    named = [(n, v) for n, v in problem.vars.items() if n not in problem.auto]
-    point = {}
-    for name, var in named + [(f"root!{r}", root_var(r)) for r in problem.spec.roots]:
-        value = model.eval(var, model_completion=True)
-        if z3.is_int_value(value):
-            point[name] = value.as_long()
-    at_point = [problem.vars[n] == point[n] for n, _ in named if n in point]
+    point = _point(problem, solver.model(), {})
+    at_point = [v == point[n] for n, v in problem.vars.items() if n not in problem.auto and n in point]
 
     def fails(subset: list[int]) -> Outcome:
         blame = make_solver(timeout_ms)
@@ -96,6 +104,64 @@ def size_one_violations(problem: Problem, timeout_ms: int) -> list[GuardViolatio
         if outcome is Outcome.UNKNOWN:
             break
     return []
+
+
+def _point(problem: Problem, model: z3.ModelRef, extra: dict[str, z3.ArithRef]) -> dict[str, int]:
+    """The named sizes, roots (``root!name``) and ``extra`` values of a z3 model."""
+    named = [(n, v) for n, v in problem.vars.items() if n not in problem.auto]
+    point = {}
+    for name, var in named + [(f"root!{r}", root_var(r)) for r in problem.spec.roots] + list(extra.items()):
+        value = model.eval(var, model_completion=True)
+        if z3.is_int_value(value):
+            point[name] = value.as_long()
+    return point
+
+
+def _range_bounds(info: SymbolInfo) -> list[sympy.Basic]:
+    u = sympy.Symbol(info.name, integer=True)
+    return ([u >= info.lower] if info.lower is not None else []) + ([u <= info.upper] if info.upper is not None else [])
+
+
+def unbacked_range_violation(problem: Problem, timeout_ms: int) -> GuardViolation | None:
+    """A spec point with a named size of 1 where the range check the program makes on a
+    data-dependent value rejects a value its runtime asserts accept; None when there is none.
+
+    Only a bound the asserts imply at every size >= 2 counts: that one torch derived from them under
+    its tracing assumption. A bound they do not imply (a ``nonzero`` count <= a static numel) is
+    knowledge of torch's that z3 does not have, never blamed on size 1."""
+    gs = problem.guardset
+    unbacked = {s.name: s for s in gs.symbols if not s.backed}
+    bounded = [s for s in unbacked.values() if _range_bounds(s)]
+    domain, ones = _domain(problem)
+    if not bounded or not ones:
+        return None
+    env = {**problem.vars, **{n: int_var(n) for n in unbacked}}
+    translator = Translator(env)
+    asserts: list[tuple[GuardRecord, z3.BoolRef]] = []
+    for g in gs.guards:
+        if g.kind is GuardKind.RUNTIME_ASSERT and g.symbols & unbacked.keys() and g.symbols <= env.keys():
+            try:
+                asserts.append((g, translator.condition(g.expr)))
+            except Unsupported:
+                continue
+    base = domain + [a >= 2 for a in problem.auto.values()] + [g for _, g in translated_guards(gs).guards]
+    for info in bounded:
+        own = [(g, c) for g, c in asserts if info.name in g.symbols]
+        for bound in _range_bounds(info):
+            broken = [*base, *(c for _, c in own), z3.Not(translator.condition(bound))]
+            at_two = make_solver(timeout_ms)
+            at_two.add(*broken, z3.Not(z3.Or(*ones)))
+            if run(at_two) is not Outcome.UNSAT:
+                continue
+            at_one = make_solver(timeout_ms)
+            at_one.add(*broken, z3.Or(*ones))
+            if run(at_one) is not Outcome.SAT:
+                continue
+            # the user's check torch read the bound from: the first assert that also names a size
+            origin = next((g.origin for g, _ in own if g.symbols - unbacked.keys() and g.origin), info.origin)
+            point = _point(problem, at_one.model(), {n: env[n] for n in unbacked})
+            return GuardViolation(GuardRecord(bound, GuardKind.RUNTIME_ASSERT, origin), -1, point)
+    return None
 
 
 def _core(fails, last: int) -> list[int]:
