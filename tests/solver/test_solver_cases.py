@@ -64,6 +64,11 @@ def one(ex, guards, rng=(2, 20), dim=None) -> Case:
 CASES = [
     # --- violated: the expected weakest fix ---------------------------------------------------------
     pytest.param(two(5, 5, [sympy.Eq(s0, s1)]), VIOLATED, (Relate("dy", "dx", 1, 0),), id="equal-dims-relate"),
+    # an index bound (``mask[arange(x)]``) at the example's lowest size: a relation keeps both dynamic
+    pytest.param(two(2, 2, [s0 <= s1], (2, None), (2, None)), VIOLATED, (Relate("dy", "dx", 1, 0),),
+                 id="inequality-at-lowest-size-relates"),
+    pytest.param(two(2, 3, [s0 + 1 <= s1], (2, None), (2, None)), VIOLATED, (Relate("dy", "dx", 1, 1),),
+                 id="shifted-inequality-at-lowest-size-relates"),
     pytest.param(two(5, 6, [sympy.Eq(s1, s0 + 1)]), VIOLATED,
                  (SetRange("dx", 2, 19), Relate("dy", "dx", 1, 1)), id="shifted-dims-relate-and-range"),
     pytest.param(two(5, 10, [sympy.Eq(2 * s0, s1)]), VIOLATED,

@@ -42,8 +42,9 @@ def _size_text(detail: IndexDetail, guardset: GuardSet) -> str:
     return f"{size} {unit}"
 
 
-def _subject(problem: Problem, change: SpecChange | None) -> str:
-    """The sizes that go out of range, from the fix: ``input_ids.shape[1] (`seq`) > 64``."""
+def _subject(problem: Problem, change: SpecChange | None, record: GuardRecord) -> str:
+    """The sizes that go out of range, from the fix: ``input_ids.shape[1] (`seq`) > 64``, else from
+    the check itself: ``input_ids.shape[0] > attention_mask.shape[0]``."""
     if isinstance(change, SetRange):
         root = problem.spec.roots.get(change.target)
         ref = root_ref(problem.spec, change.target)
@@ -51,6 +52,8 @@ def _subject(problem: Problem, change: SpecChange | None) -> str:
             return f"{ref} > {change.max}"
         if root is None or change.min > root.min:
             return f"{ref} < {change.min}"
+    if len(record.expr.free_symbols) > 1:
+        return user_expr(sympy.Not(record.expr), problem.guardset)
     return "some sizes the spec admits"
 
 
@@ -58,7 +61,7 @@ def _message(problem: Problem, change: SpecChange | None, record: GuardRecord) -
     detail = record.index
     assert detail is not None  # only INDEX_BOUND guards reach here
     where = "past the end" if isinstance(record.expr, sympy.LessThan) else "before the start"
-    text = f"{_subject(problem, change)} indexes {where} of `{detail.table}` ({_size_text(detail, problem.guardset)})"
+    text = f"{_subject(problem, change, record)} indexes {where} of `{detail.table}` ({_size_text(detail, problem.guardset)})"
     assumed = detail.assumed
     if assumed:
         return f"if {assumption_text(assumed)}, as in the example, {text}"

@@ -63,8 +63,13 @@ def root_examples(problem: Problem) -> dict[str, int]:
     return out
 
 
-def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExpr], list[int]]:
-    """Spec equations first, then guard equalities; returns the guard index of each guard equation."""
+def _equations(problem: Problem, extra_guards: bool = True,
+               as_equal: frozenset[int] = frozenset()) -> tuple[list[LinExpr], list[int]]:
+    """Spec equations first, then guard equalities; returns the guard index of each guard equation.
+
+    ``as_equal``: linear inequalities to hold as the equality they are at the example
+    (``x0 <= y0`` with both 2: ``y0 = x0``), a relation that keeps both sizes dynamic where a range
+    would have to pin one of them."""
     eqs: list[LinExpr] = []
     for name in problem.vars:
         if name in problem.auto:
@@ -84,13 +89,38 @@ def _equations(problem: Problem, extra_guards: bool = True) -> tuple[list[LinExp
         # with x static (4), Eq(x*y, z) is the linear Eq(4*y, z)
         expr = without_small_size_cases(record.expr.xreplace(
             {s: statics[s.name] for s in record.expr.free_symbols if s.name in statics}))
-        if not extra_guards or not isinstance(expr, sympy.Equality):
+        if not extra_guards or not (isinstance(expr, sympy.Equality) or i in as_equal):
             continue
         lin = lin_from_sympy(expr.lhs - expr.rhs, allowed)
+        if lin is not None and i in as_equal:
+            lin = _at_example(lin, problem.example())
         if lin is not None:
             eqs.append({(k if k == CONST else SYM + k): v for k, v in lin.items()})
             guard_index.append(i)
     return eqs, guard_index
+
+
+def _at_example(lin: LinExpr, example: dict[str, int]) -> LinExpr | None:
+    """``lin - lin(example)``: zero at the example (None if a symbol has no example size)."""
+    if any(k != CONST and k not in example for k in lin):
+        return None
+    value = sum((v * example[k] for k, v in lin.items() if k != CONST), Fraction(0))
+    return {k: v for k, v in lin.items() if k != CONST} | ({CONST: -value} if value else {})
+
+
+def linear_inequalities(problem: Problem, indices: set[int]) -> frozenset[int]:
+    """The guards among ``indices`` that are linear inequalities between two or more sizes
+    (candidates for ``as_equal``)."""
+    allowed = {n for n in problem.vars if n not in problem.auto}
+    out = set()
+    for i in indices:
+        expr = problem.guards[i][0].expr
+        if not isinstance(expr, (sympy.LessThan, sympy.StrictLessThan, sympy.GreaterThan, sympy.StrictGreaterThan)):
+            continue
+        lin = lin_from_sympy(expr.lhs - expr.rhs, allowed)
+        if lin is not None and len([k for k in lin if k != CONST]) >= 2:
+            out.add(i)
+    return frozenset(out)
 
 
 def static_sizes(problem: Problem) -> dict[str, sympy.Integer]:
@@ -133,9 +163,9 @@ def _lattice(members: list[tuple[Fraction, Fraction]]) -> int:
     return m
 
 
-def solve_equalities(problem: Problem) -> tuple[Elimination, set[int]] | None:
+def solve_equalities(problem: Problem, as_equal: frozenset[int] = frozenset()) -> tuple[Elimination, set[int]] | None:
     roots = user_roots(problem)
-    eqs, guard_index = _equations(problem)
+    eqs, guard_index = _equations(problem, as_equal=as_equal)
     order = [SYM + n for n in problem.vars] + [ROOT + r for r in reversed(roots)]
     elim, _ = eliminate(eqs, order)
     if elim.inconsistent:
@@ -196,9 +226,10 @@ def _choose_base(members: dict[str, tuple[int, int]], roots_in_order: list[str],
     return "_" + t, True, best_shift
 
 
-def parametrise(problem: Problem, violated: set[int], floordiv: bool = False) -> Parametrisation | None:
+def parametrise(problem: Problem, violated: set[int], floordiv: bool = False,
+                as_equal: frozenset[int] = frozenset()) -> Parametrisation | None:
     """Solve spec and guard equalities together and express every user root in Dim language."""
-    solved = solve_equalities(problem)
+    solved = solve_equalities(problem, as_equal)
     if solved is None:
         return None
     elim, consumed = solved

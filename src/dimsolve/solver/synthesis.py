@@ -17,7 +17,7 @@ from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec, SpecEntry
 from dimsolve.solver.boxes import Box, Candidate, candidate_model, candidate_valid, failing_guards, initial_boxes, search_boxes
 from dimsolve.solver.budget import DEFAULT_TIMEOUT_MS, Outcome
 from dimsolve.solver.check import Verdict, is_valid
-from dimsolve.solver.params import Affine, Parametrisation, parametrise, user_roots
+from dimsolve.solver.params import Affine, Parametrisation, linear_inequalities, parametrise, user_roots
 from dimsolve.solver.problem import Problem, build_problem, lowest_size
 
 
@@ -157,6 +157,15 @@ def _search(current: Problem, par: Parametrisation | None, timeout_ms: int) -> C
     return cand
 
 
+def _related(current: Problem, violated: set[int], timeout_ms: int) -> Candidate | None:
+    """The candidate with the violated linear inequalities between sizes held as the equalities
+    they are at the example (an index bound ``x0 <= y0``: ``y0 = x0``), or None if there are none."""
+    tight = linear_inequalities(current, violated)
+    if not tight:
+        return None
+    return _search(current, parametrise(current, violated, as_equal=tight), timeout_ms)
+
+
 def _all_guard_roots(problem: Problem, cand: Candidate) -> list[str]:
     roots: list[str] = []
     for i, (record, _) in enumerate(problem.guards):
@@ -234,6 +243,11 @@ def synthesize(problem: Problem, verdict: Verdict, timeout_ms: int = DEFAULT_TIM
         exhausted |= lattice is not None and lattice.exhausted
         if lattice is not None and dynamism(current, lattice) > dynamism(current, cand):
             cand = lattice
+    if cand is not None and cand.fixed:  # pinned by ``x <= y``: ``y = x`` may keep both dynamic
+        related = _related(current, violated, timeout_ms)
+        exhausted |= related is not None and related.exhausted
+        if related is not None and dynamism(current, related) > dynamism(current, cand):
+            cand = related
     while cand is not None:
         collapsed = _collapsed_roots(current, cand)
         if len(collapsed) < 2:
