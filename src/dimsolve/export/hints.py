@@ -14,9 +14,11 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-from dimsolve.diagnostics.model import Diagnostic, Fix, MakeAuto, Relate, SetRange, Severity, Specialize
+from dimsolve.diagnostics.model import (Diagnostic, Fix, MakeAuto, NewRoot, Relate, SetRange, Severity, Specialize,
+                                        SpecChange)
 from dimsolve.dims.model import DimKind, DimSpec, RootDim, Spec, SpecEntry
 from dimsolve.export.findings import violation_diagnostics
+from dimsolve.export.index_findings import INDEX_CODES
 from dimsolve.export.terms import spec_summary
 from dimsolve.guards.model import GuardSet
 from dimsolve.solver.check import Status, check
@@ -90,6 +92,8 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
             relation, "is determined by other dimensions in a way a Dim cannot express, inferred by torch")
     else:
         what = "is dynamic"
+    if d.code in INDEX_CODES and isinstance(change, (Specialize, Relate, SetRange)):
+        return _unchecked(d, entry, spec, original, fixed, change, why)
     message = f"{entry.path} ({hint}) {what}{why}"
     if code == "DS202" and isinstance(change, Relate):
         message += f"; torch.export raises unless the spec writes it as `{_linear(change.root, change)}`"
@@ -113,6 +117,38 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
     paths = (entry.spec_path,) + (tuple(others) if severity is Severity.ERROR else ())
     return replace(d, code=code, severity=severity, message=message, help=help_lines, fixes=fixes, facts=facts,
                    paths=paths)
+
+
+def _unchecked(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed: Spec | None,
+               change: Specialize | Relate | SetRange, why: str) -> Diagnostic:
+    """A hint narrowed by dimsolve's own index check (DS7xx), not by a torch guard: torch keeps the
+    size as dynamic as the hint says, so the exported program accepts sizes it then fails on. For
+    DYNAMIC that is the finding's error (or warning); for AUTO, which never violates, a warning."""
+    fixes: tuple[SpecChange, ...]
+    if isinstance(change, Specialize):
+        what, fixes = f"must be {change.value}", (Specialize(entry.target, change.value),)
+    elif isinstance(change, SetRange):
+        lo = max(change.min, lowest_size(entry))
+        what = f"must stay in [{lo}, {'inf' if change.max is None else change.max}]"
+        fixes = (SetRange(entry.target, change.min, change.max),)
+    else:
+        other = spec.users_of(change.root)[0]
+        root = fixed.roots.get(change.root) if fixed is not None else None
+        what = f"must equal {_linear(str(other.path), change)}"
+        fixes = (NewRoot(change.root, root.min if root else lowest_size(other), root.max if root else None),
+                 Relate(other.target, change.root), Relate(entry.target, change.root, change.coeff, change.offset))
+    assumed = d.facts.get("index", {}).get("assumed") or []
+    if_values = " and ".join(f"`{a['input']}` holds values in [{a['min']}, {a['max']}]" for a in assumed)
+    message = (f"{'if ' + if_values + ', as in the example, ' if if_values else ''}{entry.path} "
+               f"({entry.dim.expr_text()}) {what}{why}; torch does not check this, so the exported program "
+               "accepts other sizes and fails on them")
+    severity = d.severity if entry.dim.kind is DimKind.DYNAMIC else Severity.WARNING
+    facts = {k: v for k, v in d.facts.items() if k != "spec"}
+    facts["spec"] = spec_summary(original)
+    paths = (entry.spec_path,) + tuple(p for p in d.paths if p != entry.spec_path)
+    help_lines = ("give the size a named Dim with the range or relation the fix writes",) + d.help[1:]
+    return replace(d, severity=severity, message=message, fixes=(Fix(message, fixes),), facts=facts, paths=paths,
+                   help=help_lines)
 
 
 def _range_in(fixed: Spec | None, entry: SpecEntry) -> str:
@@ -231,7 +267,11 @@ def apply_hint_fixes(spec: Spec, diagnostics: tuple[Diagnostic, ...]) -> Spec | 
     """The spec with every hint error fixed: specialised where the model pins it, bounds narrowed,
     relations torch insists on written out."""
     by_path: dict[str, DimSpec] = {}
+    roots = dict(spec.roots)
     for d in diagnostics:
+        if d.code in INDEX_CODES and d.fixes:
+            _index_fix(spec, d.fixes[0].changes, by_path, roots)
+            continue
         change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
         if d.code == "DS404" and isinstance(change, Specialize):
             by_path[d.paths[0]] = DimSpec(DimKind.STATIC, value=change.value)
@@ -241,4 +281,26 @@ def apply_hint_fixes(spec: Spec, diagnostics: tuple[Diagnostic, ...]) -> Spec | 
             by_path[d.paths[0]] = DimSpec(DimKind.DERIVED, root=change.root, coeff=change.coeff, offset=change.offset)
     if not by_path:
         return None
-    return replace(spec, entries=tuple(replace(e, dim=by_path.get(e.spec_path, e.dim)) for e in spec.entries))
+    return replace(spec, entries=tuple(replace(e, dim=by_path.get(e.spec_path, e.dim)) for e in spec.entries),
+                   roots=roots)
+
+
+def _index_fix(spec: Spec, changes: tuple[SpecChange, ...], by_path: dict[str, DimSpec],
+               roots: dict[str, RootDim]) -> None:
+    """A hint's DS7xx fix (``_unchecked``) into ``by_path``: a static size, the hint with a range,
+    or a new named Dim shared by the sizes it relates."""
+    by_target = {e.target: e for e in spec.entries if e.dim.kind in _HINTS}
+    for change in changes:
+        if isinstance(change, NewRoot):
+            roots[change.name] = RootDim(change.name, change.min, change.max)
+            continue
+        entry = by_target.get(getattr(change, "target", ""))
+        if entry is None:
+            continue
+        if isinstance(change, Specialize):
+            by_path[entry.spec_path] = DimSpec(DimKind.STATIC, value=change.value)
+        elif isinstance(change, SetRange):
+            by_path[entry.spec_path] = DimSpec(entry.dim.kind, min=change.min, max=change.max)
+        elif isinstance(change, Relate):
+            kind = DimKind.ROOT if (change.coeff, change.offset) == (1, 0) else DimKind.DERIVED
+            by_path[entry.spec_path] = DimSpec(kind, root=change.root, coeff=change.coeff, offset=change.offset)
