@@ -203,3 +203,19 @@ def test_issue_case(key):
                 continue  # the fix narrows the spec: a rejected input may now be outside it
     if case.ok:
         torch.export.export(model, args, dynamic_shapes=spec)
+
+
+@pytest.mark.parametrize("key, required", [("131897-interpolate-round-trip", True), ("136216-pad-to-multiple-of-32", False)])
+def test_a_derived_form_is_called_required_only_when_it_is(key, required):
+    # interpolate(0.5) then (2.0) needs an even size: `d` must be 2*_d. `h % 32 != 0` rejects some
+    # sizes, 8*_h + 4 is one safe progression among others (h = 33 passes every guard too)
+    model, args, spec = CASES[key].build()
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    (d,) = [d for d in report.diagnostics if d.code == "DS501"]
+    assert ("must be of the form" in d.message) is required, str(report)
+    assert any("not a requirement" in n for n in d.notes) is not required, str(report)
+    if not required:
+        other = int(next(n for n in d.notes if "not a requirement" in n).split("= ")[1].split()[0])
+        x = R(1, 1, other, 8)
+        ep = torch.export.export(model, args, dynamic_shapes={"x": {2: Dim.DYNAMIC(min=32, max=512)}})
+        assert torch.equal(ep.module()(x), model(x))  # the size off the form does run

@@ -160,6 +160,9 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
     multi = any(len(v.guard.symbols) > 1 for v in vs)
     nonlinear = any(_is_nonlinear(v.guard.expr) for v in vs)
     code, message = _describe(change, problem.spec, multi, nonlinear, raises)
+    chosen = _chosen_form(problem, change)
+    if chosen:
+        message = chosen[0] + (_SILENT if code == "DS302" else "")
     first = vs[0] if vs else None
     guards = [_guard_text(problem, v) for v in vs]
     facts: dict[str, object] = {"spec": spec_summary(problem.spec)}
@@ -168,6 +171,7 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         facts["counterexample"] = _counterexample(problem, first)
     labels = tuple(Label(v.guard.origin, _guard_text(problem, v)) for v in vs if v.guard.origin)
     notes = tuple(f"also required: {g}" for g in dict.fromkeys(guards[1:]) if g != guards[0])
+    notes += chosen[1:]
     if isinstance(change, MakeAuto) and guards:
         notes += (f"with Dim.AUTO, torch.export infers it from `{guards[0]}` and checks it at run time",)
     roots = {getattr(change, "target", "")} | ({change.root} if isinstance(change, Relate) else set())
@@ -182,6 +186,24 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         fixes=(Fix(message, tuple(extra) + (change,), applicability),),
         facts=facts,
     ))
+
+
+def _chosen_form(problem: Problem, change: SpecChange) -> tuple[str, ...]:
+    """(message, note) when a new-root form is one safe choice, not what the model requires (a
+    branch guard ``h % 32 != 0`` rejects some sizes; ``8*_h + 4`` avoids them, so does ``h = 33``);
+    () when the form is required or no form is involved."""
+    from dimsolve.solver.forms import accepted_off_form
+
+    if not isinstance(change, Relate) or change.root in problem.spec.roots or not change.root.startswith("_"):
+        return ()
+    other = accepted_off_form(problem, change.target, change.coeff, change.offset)
+    if other is None:
+        return ()
+    ref = root_ref(problem.spec, change.target)
+    form = linear_text(change.root, change.coeff, change.offset)
+    return (f"the model rejects some sizes of {ref} that the spec admits, and no Dim range leaves out only "
+            f"those: of the form {form} it admits accepted sizes only",
+            f"the form is a choice, not a requirement: `{change.target}` = {other} also passes every guard")
 
 
 def _involved_roots(change: SpecChange) -> set[str]:
