@@ -152,7 +152,7 @@ CASES = {
     "150851-max-of-view-inputs": IssueCase(
         lambda: (PadToMax(), (torch.arange(6).reshape(2, 3), torch.arange(6).reshape(3, 2)),
                  ({0: Dim.DYNAMIC, 1: Dim.DYNAMIC}, {0: Dim.DYNAMIC, 1: Dim.DYNAMIC})),
-        ok=False, codes=frozenset({"DS404"}), line="z[: x.shape[0], : x.shape[1]] = x",
+        ok=False, codes=frozenset({"DS302"}), line="z[: x.shape[0], : x.shape[1]] = x",
         rejects=((torch.arange(4).reshape(2, 2), torch.arange(9).reshape(3, 3)),)),
     "136216-pad-to-multiple-of-32": IssueCase(
         lambda: (PadTo32(), (R(1, 1, 100, 8),), {"x": {2: Dim("height", min=32, max=512)}}),
@@ -219,3 +219,15 @@ def test_a_derived_form_is_called_required_only_when_it_is(key, required):
         x = R(1, 1, other, 8)
         ep = torch.export.export(model, args, dynamic_shapes={"x": {2: Dim.DYNAMIC(min=32, max=512)}})
         assert torch.equal(ep.module()(x), model(x))  # the size off the form does run
+
+
+@pytest.mark.parametrize("hint", ["DYNAMIC", "AUTO"])
+def test_a_hint_the_model_narrows_is_not_called_static(hint):
+    # pytorch#150851: the program needs x.shape[1] > y.shape[1]; pinning y.shape[1] to its example
+    # is a safe fix, but y.shape[1] is not static: torch keeps it dynamic and checks the relation
+    h = getattr(Dim, hint)
+    model, args, _ = CASES["150851-max-of-view-inputs"].build()
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=({0: h, 1: h}, {0: h, 1: h}))
+    (d,) = [d for d in report.diagnostics if str(d.paths[0]).startswith("dynamic_shapes[1][1]")]
+    assert "is static" not in d.message and "accepts only some sizes" in d.message, str(report)
+    assert (d.code, report.ok) == (("DS302", False) if hint == "DYNAMIC" else ("DS405", True))

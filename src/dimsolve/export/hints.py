@@ -22,6 +22,7 @@ from dimsolve.export.index_findings import INDEX_CODES
 from dimsolve.export.terms import spec_summary
 from dimsolve.guards.model import GuardSet
 from dimsolve.solver.check import Status, check
+from dimsolve.solver.forms import accepted_other_value
 from dimsolve.solver.problem import build_problem, lowest_size
 from dimsolve.solver.synthesis import synthesize
 
@@ -63,7 +64,9 @@ def name_hints(spec: Spec) -> tuple[Spec, dict[str, SpecEntry]]:
 
 
 def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed: Spec | None = None,
-             relation: str = "") -> Diagnostic:
+             relation: str = "", other: int | None = None) -> Diagnostic:
+    """The finding for one hinted dim; ``other``: a second size every guard accepts when the fix
+    pins the dim (the model narrows it, it does not pin it)."""
     change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
     hint = entry.dim.expr_text()
     why = f" because of `{d.facts['guard']}`" if "guard" in d.facts else ""
@@ -71,7 +74,13 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
         loc = d.labels[0].location
         why = f" because of `{loc.code}` at {os.path.basename(loc.file)}:{loc.line}"
     severity, code = Severity.INFO, "DS405"
-    if isinstance(change, Specialize):
+    silent = ""
+    if isinstance(change, Specialize) and other is not None:
+        what = f"accepts only some sizes{why} (such as {change.value} and {other}), which no Dim range can say"
+        why = ""
+        if entry.dim.kind is DimKind.DYNAMIC:
+            severity, code, silent = Severity.ERROR, "DS302", ": torch would export, then reject admitted inputs at run time"
+    elif isinstance(change, Specialize):
         what = f"is static ({change.value})"
         if entry.dim.kind is DimKind.DYNAMIC:
             severity, code = Severity.ERROR, "DS404"
@@ -94,13 +103,15 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
         what = "is dynamic"
     if d.code in INDEX_CODES and isinstance(change, (Specialize, Relate, SetRange)):
         return _unchecked(d, entry, spec, original, fixed, change, why)
-    message = f"{entry.path} ({hint}) {what}{why}"
+    message = f"{entry.path} ({hint}) {what}{why}{silent}"
     if code == "DS202" and isinstance(change, Relate):
         message += f"; torch.export raises unless the spec writes it as `{_linear(change.root, change)}`"
     others = [p for p in d.paths if p != entry.spec_path]
     if code == "DS404" and others:
         message += f" (tied to {', '.join(others)})"
     help_lines: tuple[str, ...] = ()
+    if other is not None and isinstance(change, Specialize):
+        help_lines = (f"pinning {entry.path} to {change.value} is one safe choice, not what the model requires",)
     if code == "DS404":
         static = "None (static)" if entry.path.is_scalar else f"Dim.STATIC (or write {change.value})"
         help_lines = (f"mark {entry.path} {static}, or use Dim.AUTO to let export decide",)
@@ -220,7 +231,8 @@ def resolve_hints(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Resolution
         if target in hinted:
             relation = relation_kind([v.guard.expr for v in verdict.violations
                                       if _symbol_of(guardset, hinted[target]) in v.guard.symbols])
-            explained[target] = _explain(d, hinted[target], named, spec, plan.fixed_spec, relation)
+            other = accepted_other_value(problem, target, change.value) if isinstance(change, Specialize) else None
+            explained[target] = _explain(d, hinted[target], named, spec, plan.fixed_spec, relation, other)
     diagnostics = [explained.get(name) or _unconstrained(entry) for name, entry in hinted.items()]
     return Resolution(_readable(plan.fixed_spec) if plan.verified else None, tuple(diagnostics))
 
@@ -273,7 +285,7 @@ def apply_hint_fixes(spec: Spec, diagnostics: tuple[Diagnostic, ...]) -> Spec | 
             _index_fix(spec, d.fixes[0].changes, by_path, roots)
             continue
         change = d.fixes[0].changes[-1] if d.fixes and d.fixes[0].changes else None
-        if d.code == "DS404" and isinstance(change, Specialize):
+        if d.code in ("DS404", "DS302") and isinstance(change, Specialize):  # DS302: a narrowing pin
             by_path[d.paths[0]] = DimSpec(DimKind.STATIC, value=change.value)
         elif d.code == "DS301" and isinstance(change, SetRange):
             by_path[d.paths[0]] = DimSpec(DimKind.DYNAMIC, min=change.min, max=change.max)
