@@ -145,7 +145,8 @@ def _unchecked(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixe
     else:
         other = spec.users_of(change.root)[0]
         root = fixed.roots.get(change.root) if fixed is not None else None
-        what = f"must equal {_linear(str(other.path), change)}"
+        # the check itself (``x0 <= y0``), not the equality the weakest Dim-writable fix makes of it
+        what = f"must satisfy `{d.facts['guard']}`" if "guard" in d.facts else f"must equal {_linear(str(other.path), change)}"
         fixes = (NewRoot(change.root, root.min if root else lowest_size(other), root.max if root else None),
                  Relate(other.target, change.root), Relate(entry.target, change.root, change.coeff, change.offset))
     assumed = d.facts.get("index", {}).get("assumed") or []
