@@ -176,5 +176,8 @@ def recheck_zero_one(report: Report, model: Any, args: tuple, kwargs: Mapping[st
     grown = [replace(d, help=d.help + (verdict,)) for d in zero_one]
     others = [replace(d, notes=d.notes + (f"found with the grown example ({sizes})",))
               for d in bumped.diagnostics if d.code != "DS403"]
-    return Report(tuple(grown + others), report.spec, bumped.fixed_spec, bumped.guardset, bumped.fix_verified,
-                  report.pinned_spec, fixed_example=example if bumped.fixed_spec is not None else None)
+    # a spec that is valid once the example grows is its own fix: torch exports it with the grown
+    # example before it is called verified (``export.fix_loop``)
+    fixed = bumped.fixed_spec if bumped.fixed_spec is not None else (report.spec if bumped.ok else None)
+    return Report(tuple(grown + others), report.spec, fixed, bumped.guardset, bumped.fix_verified,
+                  report.pinned_spec, fixed_example=example if fixed is not None else None)
