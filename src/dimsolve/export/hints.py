@@ -76,8 +76,7 @@ def _explain(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixed:
     severity, code = Severity.INFO, "DS405"
     silent = ""
     if isinstance(change, Specialize) and other is not None:
-        what = f"accepts only some sizes{why} (such as {change.value} and {other}), which no Dim range can say"
-        why = ""
+        what = f"accepts only some sizes (such as {change.value} and {other}), which no Dim range can say{',' if why else ''}"
         if entry.dim.kind is DimKind.DYNAMIC:
             severity, code, silent = Severity.ERROR, "DS302", ": torch would export, then reject admitted inputs at run time"
     elif isinstance(change, Specialize):
