@@ -232,3 +232,22 @@ def test_a_hint_the_model_narrows_is_not_called_static(hint):
     (d,) = [d for d in report.diagnostics if str(d.paths[0]).startswith("dynamic_shapes[1][1]")]
     assert "is static" not in d.message and "accepts only some sizes" in d.message, str(report)
     assert (d.code, report.ok) == (("DS302", False) if hint == "DYNAMIC" else ("DS405", True))
+
+
+def test_a_strict_check_logs_no_torch_traceback():
+    # strict export logs its ConstraintViolation with a traceback on torch._guards' logger (to
+    # stderr); dimsolve reports the violation itself (pytorch#140011 under strict=True)
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("torch._guards")
+    logger.addHandler(handler)
+    try:
+        model, args, spec = CASES["140011-fixed-size-buffer"].build()
+        report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec, strict=True)
+    finally:
+        logger.removeHandler(handler)
+    assert {d.code for d in report.diagnostics if d.is_error} == {"DS401"} and report.fix_verified
+    assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []

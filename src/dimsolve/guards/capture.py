@@ -175,7 +175,8 @@ def deciding_at_constraints(decide: Any) -> Iterator[None]:
         _trace.produce_guards_and_solve_constraints = original
 
 
-_NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx", "torch._functorch", "torch._subclasses")
+_NOISY_LOGGERS = ("torch._export", "torch.export", "torch._dynamo", "torch.fx", "torch._functorch", "torch._subclasses",
+                  "torch._guards")  # strict export logs its ConstraintViolation with a traceback there
 
 
 _LOGGER_CACHE: dict[int, list[Any]] = {}
