@@ -10,6 +10,10 @@ the batch to the example's 2 would also pass, and would lose the dynamic batch t
 On a hint torch does not check the bound either: ``Dim.DYNAMIC`` on GPT-2's sequence exports, and the
 program raises IndexError past the position table. That is an error for DYNAMIC (a warning for AUTO,
 which never violates), with a fix in the hint's own terms that torch exports.
+
+An example past the table (GPT-2 with 80 tokens) makes the model raise on its own example, and torch
+still exports: whatever the spec, that is one DS701 on the example, with no spec fix (none that
+admits the example runs it), never a "verified" pin of the example's sizes.
 """
 
 from __future__ import annotations
@@ -141,3 +145,25 @@ def test_hinted_sequence_past_the_position_table(hint, severity, ok):
 
 def hint_text(hint) -> str:
     return "Dim.DYNAMIC" if hint is Dim.DYNAMIC else "Dim.AUTO"
+
+
+@pytest.mark.parametrize("seq, example", [(Dim("seq", min=POSITIONS + 1, max=2 * POSITIONS), 80),
+                                          (Dim.AUTO, POSITIONS + 1), (Dim.DYNAMIC, POSITIONS + 1)],
+                         ids=["named-range-past-the-table", "auto", "dynamic"])
+def test_an_example_past_the_table_is_one_finding_without_a_spec_fix(seq, example):
+    model = _model("gpt2")
+    batch = Dim.AUTO if isinstance(seq, type(Dim.AUTO)) else Dim("batch")
+    spec = {"input_ids": (batch, seq), "attention_mask": (batch, seq)}
+    ep, err = torch_export(model, (), _inputs(2, example), spec)
+    assert err is None, err  # torch exports, and the program raises on the very example
+    with pytest.raises(IndexError):
+        _run(ep, _inputs(2, example))
+
+    report = dimsolve.check_dynamic_shapes(model, (), _inputs(2, example), dynamic_shapes=spec)
+    assert not report.ok
+    (d,) = report.diagnostics
+    assert d.code == "DS701" and d.is_error and not d.fixes
+    assert d.message.startswith(f"the example inputs (attention_mask.shape[1] = {example}) index past the end of "
+                                "`lm.wpe.weight`"), d.message
+    assert "modeling_gpt2.py" in d.labels[0].location.file and d.facts["check"] == "index_bound"
+    assert report.fixed_dynamic_shapes is None and not report.fix_verified

@@ -9,6 +9,7 @@ assumption). Every violation finding also says whose check it is (``facts["check
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import sympy
@@ -66,6 +67,46 @@ def _message(problem: Problem, change: SpecChange | None, record: GuardRecord) -
     if assumed:
         return f"if {assumption_text(assumed)}, as in the example, {text}"
     return text
+
+
+def fails_at_example(record: GuardRecord, example: Mapping[str, int]) -> bool:
+    """An index check the example inputs fail themselves: the model raises on its own example, and
+    torch, which traces without indexing, exports it anyway. No spec admitting the example fixes it."""
+    from dimsolve.solver.pyeval import compiled
+
+    if record.kind is not GuardKind.INDEX_BOUND or not {s.name for s in record.expr.free_symbols} <= set(example):
+        return False
+    fn = compiled(record.expr)
+    try:
+        return fn is not None and not fn(example)
+    except ZeroDivisionError:
+        return False
+
+
+def example_findings(problem: Problem) -> list[Diagnostic]:
+    """DS701 for each index check the example inputs fail: whatever the spec, torch exports a program
+    that raises on them. The fix is another example, not a spec change, so these findings carry none."""
+    from dimsolve.export.terms import spec_summary
+
+    example = problem.example()
+    failing = [g for g in problem.guardset.guards if fails_at_example(g, example)]
+    out: list[Diagnostic] = []
+    for g in {g.expr: g for g in failing}.values():
+        detail = g.index
+        assert detail is not None  # only INDEX_BOUND guards fail here
+        sizes = {user_expr(s, problem.guardset): example[s.name] for s in sorted(g.expr.free_symbols, key=str)}
+        where = "past the end" if isinstance(g.expr, sympy.LessThan) else "before the start"
+        message = (f"the example inputs ({', '.join(f'{k} = {v}' for k, v in sizes.items())}) index {where} of "
+                   f"`{detail.table}` ({_size_text(detail, problem.guardset)}): the model raises on them")
+        paths = tuple(dict.fromkeys(e.spec_path for sym in sorted(g.expr.free_symbols, key=str)
+                                    for e in problem.entries_of.get(sym.name, [])))
+        out.append(Diagnostic(
+            code="DS701", severity=Severity.ERROR, message=message, paths=paths, labels=_labels(problem, _same_checks(problem, [g])),
+            help=("export with example inputs whose sizes keep the index inside the table, and a Dim range that "
+                  "does too; torch traces without indexing, so it exports a program that raises on these inputs",),
+            facts={"check": "index_bound", "guard": user_expr(g.expr, problem.guardset), "example": sizes,
+                   "spec": spec_summary(problem.spec)}))
+    return out
 
 
 def _labels(problem: Problem, records: list[GuardRecord]) -> tuple[Label, ...]:

@@ -38,6 +38,7 @@ def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
                                           zero_one_diagnostics)
     from dimsolve.export.guard_defects import defect_diagnostics
     from dimsolve.export.hints import apply_hint_fixes, resolve_hints
+    from dimsolve.export.index_findings import example_findings
     from dimsolve.export.rule_repairs import with_torch_rules
     from dimsolve.export.size_one import size_one_findings
     from dimsolve.export.unbacked import data_dependent_diagnostics
@@ -51,6 +52,9 @@ def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
     diagnostics += data_dependent_diagnostics(guardset)
     diagnostics += zero_one_diagnostics(problem)
     diagnostics += defect_diagnostics(problem)
+    broken_example = example_findings(problem)
+    if broken_example:  # no spec admitting this example runs it: synthesis and hints have nothing to say
+        return Report(tuple(diagnostics + broken_example), spec, None, guardset, False, None)
     fixed = None
     verified = False
     if verdict.status is Status.VIOLATED:
