@@ -251,3 +251,12 @@ def test_a_strict_check_logs_no_torch_traceback():
         logger.removeHandler(handler)
     assert {d.code for d in report.diagnostics if d.is_error} == {"DS401"} and report.fix_verified
     assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_derived_fix_is_verified_under_strict_export_too():
+    # strict export restates the interpolate guard over the root of `2*_d`; the fix round read that
+    # as a guard over an undeclared symbol and left the (exportable) fix unverified
+    model, args, spec = CASES["131897-interpolate-round-trip"].build()
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec, strict=True)
+    assert {d.code for d in report.diagnostics if d.is_error} == {"DS501"} and report.fix_verified, str(report)
+    assert_one_round_fix(report, model, args, {}, strict=True)

@@ -12,7 +12,7 @@ import inspect
 import io
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy
@@ -151,6 +151,45 @@ def _guards(raw: list[cap.RawGuard]) -> list[GuardRecord]:
     return out
 
 
+def _root_definitions(guards: list[GuardRecord], declared: set[str]) -> dict[sympy.Basic, sympy.Symbol]:
+    """``a*root + b -> size`` for each of torch's definitions ``Eq(size, a*root + b)`` of a derived
+    Dim's root (a symbol no input declares), ``size`` one declared symbol."""
+    forms: dict[sympy.Basic, sympy.Symbol] = {}
+    for g in guards:
+        if not isinstance(g.expr, sympy.Equality):
+            continue
+        for size, form in (g.expr.args, g.expr.args[::-1]):
+            roots = [r for r in form.free_symbols if r.name not in declared]  # type: ignore[attr-defined]
+            if (isinstance(size, sympy.Symbol) and size.name in declared and len(roots) == 1
+                    and form.free_symbols == set(roots) and form.is_polynomial(roots[0])
+                    and sympy.degree(form, roots[0]) == 1):
+                forms.setdefault(form, size)
+    return forms
+
+
+def _in_declared_terms(guards: list[GuardRecord], declared: set[str]) -> list[GuardRecord]:
+    """Guards torch states over a derived Dim's root alone, restated over a size it defines.
+
+    Strict export replaces ``x.shape[2]`` by ``2*_d`` once the spec's derived Dim is seen, then
+    re-checks ``x.shape[2] == 2*(x.shape[2] // 2)`` as ``Eq(2*(2*s30 // 2), 2*s30)``: ``s30`` is no
+    input's size, so the guard would name an undeclared symbol. Where the root only appears in a
+    form a definition gives (``2*s30`` is ``x.shape[2]``), the guard reads the same over that size.
+    """
+    forms = _root_definitions(guards, declared)
+    if not forms:
+        return guards
+    out = []
+    for g in guards:
+        names = {s.name for s in g.expr.free_symbols}  # type: ignore[attr-defined]
+        if names - declared:
+            restated = g.expr.xreplace(forms)
+            # a definition itself restates to True: it stays, as torch's definition of the root
+            if restated is not sympy.true and {s.name for s in restated.free_symbols} <= declared:  # type: ignore[attr-defined]
+                g = replace(g, expr=restated)
+        out.append(g)
+    return out
+
+
 def _index_guards(captured: cap.Capture, bound: Mapping[str, Any], symbols: list[SymbolInfo],
                   guards: list[GuardRecord]) -> list[GuardRecord]:
     """The program's index checks that depend on sizes (``guards.index_bounds``), those torch
@@ -245,7 +284,7 @@ def guardset_from_capture(captured: cap.Capture, bound: Mapping[str, Any], failu
     import torch
 
     symbols, specializations = _symbols(captured.symbols, list(bound), input_leaves(bound))
-    guards = _guards(captured.guards)
+    guards = _in_declared_terms(_guards(captured.guards), {s.name for s in symbols})
     return GuardSet(
         symbols=tuple(symbols) + tuple(unbacked.unbacked_symbols(captured)),
         guards=tuple(guards + _index_guards(captured, bound, symbols, guards)),
