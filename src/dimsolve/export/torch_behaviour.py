@@ -36,6 +36,7 @@ import sympy
 
 from dimsolve.dims.model import DimKind, SpecEntry
 from dimsolve.solver.problem import Problem
+from dimsolve.solver.params import without_small_size_cases
 from dimsolve.solver.synthesis import effective_box
 
 Range = tuple[int | None, int | None]  # None: unbounded
@@ -204,7 +205,8 @@ class TorchModel:
         for replay in (self._replay_equality, self._replay):
             for i, (record, _) in enumerate(problem.guards):
                 try:
-                    expr = self._spec_expr(record.expr)
+                    # dynamic sizes are >= 2 to torch: ``Eq(y, 1) | Eq(x, y)`` is its equality ``x == y``
+                    expr = without_small_size_cases(self._spec_expr(record.expr))
                     if replay(expr, i in violated):
                         self.raising.add(i)
                         self.raising_roots |= self._single_root(expr)
@@ -226,7 +228,8 @@ class TorchModel:
         """A linear equality over several symbols: torch replaces one; raises if one constrained is left."""
         if not isinstance(expr, sympy.Eq) or len(expr.free_symbols) < 2:
             return False
-        diff = sympy.expand(expr.lhs - expr.rhs)
+        # ``2*x == 2*y`` (Bloom's alibi expand) is ``x == y`` to torch, which solves it for a unit coefficient
+        diff = sympy.expand(expr.lhs - expr.rhs).as_content_primitive()[1]
         if not _is_linear(diff):
             return False
         replaced = self._replace(expr, diff)
