@@ -101,6 +101,11 @@ class CacheUpdate(torch.nn.Module):  # pytorch/pytorch#146298
         return torch.cat([before, update, after], dim=2)
 
 
+class CatAgainstStrided(torch.nn.Module):  # pytorch/pytorch#146315
+    def forward(self, x, y, z):
+        return torch.cat((x, y), dim=1) + z[:, ::2]
+
+
 class NonzeroCount(torch.nn.Module):
     def forward(self, x):
         return torch.zeros(x.nonzero().shape[0]) + x.sum()
@@ -166,6 +171,12 @@ CASES = {
         lambda: (CacheUpdate(), _cache_args(5, 1), {"cache": None, "update": {2: Dim("seqlen", max=16)}, "pos": None}),
         ok=False, codes=frozenset({"DS302"}), line="torch._check(p + update.shape[2] <= cache.shape[2])",
         rejects=(_cache_args(1, 15),)),
+    # x + y == (z + 1)//2 is no Dim relation: sizes go to Dim.AUTO (z3 decides the quantified
+    # AUTO queries by quantifier elimination: seconds, where the search once took a minute)
+    "146315-cat-against-strided-slice": IssueCase(
+        lambda: (CatAgainstStrided(), (R(4, 3), R(4, 5), R(4, 15)),
+                 {"x": (b := Dim("b"), Dim("dx")), "y": (b, Dim("dy")), "z": (b, Dim("dz"))}),
+        ok=False, codes=frozenset({"DS203"}), line="torch.cat((x, y), dim=1) + z[:, ::2]"),
     "nonzero-count-bounded-by-numel": IssueCase(
         lambda: (NonzeroCount(), (torch.tensor([1.0, 0, 2, 0, 3]),), {"x": {0: Dim("n", min=1, max=16)}}), ok=True),
     "item-bounded-by-size": IssueCase(

@@ -20,6 +20,7 @@ from dimsolve.solver.probe import evaluate
 from dimsolve.solver.problem import MIN_DYNAMIC_SIZE, Form, Problem, implied, lowest_size
 from dimsolve.solver.search import FAR_BELOW, Refuted, widest_bound
 from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
+from dimsolve.solver.existentials import exists
 
 
 Box = tuple[int, int | None]
@@ -168,8 +169,7 @@ def _candidate_query(problem: Problem, cand: Candidate, timeout_ms: int) -> tupl
     outer, inner, free = _domain(problem, cand)
     if not guards and not inner:  # sizes left to AUTO (``inner``) must still exist: z3 decides that
         return Outcome.UNSAT, None, bool(free)
-    body = z3.And(*inner, *guards)
-    req = z3.Exists(free, body) if free else body
+    req = exists(free, [*inner, *guards])
     solver = make_solver(timeout_ms)
     solver.add(*outer)
     solver.add(z3.Not(req))
@@ -269,9 +269,8 @@ def _failing_one_by_one(outer: list[z3.BoolRef], inner: list[z3.BoolRef], free: 
     solver = make_solver(timeout_ms)
     solver.add(*outer)
     for i, g in pending.items():
-        body = z3.And(*inner, g)
         solver.push()
-        solver.add(z3.Not(z3.Exists(free, body) if free else body))
+        solver.add(z3.Not(exists(free, [*inner, g])))
         if run(solver) is not Outcome.UNSAT:
             failing.add(i)
         solver.pop()

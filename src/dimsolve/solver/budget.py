@@ -25,9 +25,14 @@ SAFETY_NET_SLACK_MS = 1000
 # away and ``propagate-ineqs`` bounds what is left (products of bounded sizes), which decides
 # thousands of guards in a fraction of a second where z3's default solver gave up at its budget.
 # The solver this gives re-runs the pipeline on every ``check`` (push/pop included), so no query
-# depends on the incremental solver's weaker reasoning. ``qe`` eliminates the existentials of
-# Dim.AUTO sizes (``exists x, y >= 2: x + y == z``), on which ``smt`` alone answers "unknown".
+# depends on the incremental solver's weaker reasoning. Existentials of Dim.AUTO sizes
+# (``exists x, y >= 2: x + y == z``), on which ``smt`` alone answers "unknown", are eliminated
+# first. A goal with a quantifier tries ``qe2`` and then ``qe``: ``qe`` leaves the quantifier over
+# ``(z + 1) div 2`` in place and ``smt`` spends its whole budget on it, where ``qe2`` decides it at
+# once; ``qe2`` gives up on non-linear ``mod`` under the quantifier, which ``qe`` then ``smt``
+# decide. A goal without one takes the ``qe`` pipeline alone.
 TACTICS = ("simplify", "solve-eqs", "propagate-ineqs", "qe", "smt")
+QUANTIFIED_TACTICS = ("simplify", "solve-eqs", "propagate-ineqs", "qe2", "smt")
 
 
 class Outcome(str, enum.Enum):
@@ -44,7 +49,10 @@ def _pipeline() -> z3.Tactic:
     z3 objects of different contexts must not meet."""
     ctx = z3.main_ctx()
     if not _PIPELINE or _PIPELINE[0][0] is not ctx:
-        _PIPELINE[:] = [(ctx, z3.Then(*TACTICS, ctx=ctx))]
+        quantified = z3.Probe("has-quantifiers", ctx=ctx)
+        either = z3.OrElse(z3.Then(*QUANTIFIED_TACTICS, ctx=ctx), z3.Then(*TACTICS, ctx=ctx), ctx=ctx)
+        tactic = z3.Cond(quantified, either, z3.Then(*TACTICS, ctx=ctx), ctx=ctx)
+        _PIPELINE[:] = [(ctx, tactic)]
     return _PIPELINE[0][1]
 
 

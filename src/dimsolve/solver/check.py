@@ -22,6 +22,7 @@ from dimsolve.solver.budget import check as run
 from dimsolve.solver.probe import VALIDITY_PROBE_BUDGET, Points
 from dimsolve.solver.problem import Problem
 from dimsolve.solver.terms import at_most
+from dimsolve.solver.existentials import exists
 
 if TYPE_CHECKING:
     from dimsolve.solver.exhaustive import Decided
@@ -57,7 +58,7 @@ def requirement(problem: Problem, guards: Sequence[z3.BoolRef]) -> z3.BoolRef:
     body = z3.And(*guards) if guards else z3.BoolVal(True)
     if not problem.auto:
         return body
-    return z3.Exists(list(problem.auto.values()), z3.And(*problem.auto_domain, body))
+    return exists(list(problem.auto.values()), [*problem.auto_domain, body])
 
 
 def readable_bounds(problem: Problem) -> dict[str, int]:

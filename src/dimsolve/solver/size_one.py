@@ -27,6 +27,7 @@ from dimsolve.solver.check import GuardViolation
 from dimsolve.solver.problem import Problem, root_var, translated_guards
 from dimsolve.solver.terms import at_least, at_most, equals_affine, int_var
 from dimsolve.solver.translate import Translator, Unsupported
+from dimsolve.solver.existentials import exists
 
 
 def _domain(problem: Problem) -> tuple[list[z3.BoolRef], list[z3.BoolRef]]:
@@ -63,9 +64,8 @@ def _domain(problem: Problem) -> tuple[list[z3.BoolRef], list[z3.BoolRef]]:
 
 def _holds(problem: Problem, guards: list[z3.BoolRef]) -> z3.BoolRef:
     """The guards hold for some choice of the AUTO/DYNAMIC sizes (>= 1)."""
-    body = z3.And(*guards) if guards else z3.BoolVal(True)
     autos = list(problem.auto.values())
-    return z3.Exists(autos, z3.And(*[a >= 1 for a in autos], body)) if autos else body
+    return exists(autos, [*[a >= 1 for a in autos], *guards])
 
 
 def size_one_violations(problem: Problem, timeout_ms: int) -> list[GuardViolation]:
