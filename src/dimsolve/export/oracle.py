@@ -96,7 +96,8 @@ def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic
     elif own is None and first.constraint_violation:
         own = check_against(first.guardset, spec, timeout_ms)
     if own is not None and not own.ok:
-        note = "found in torch.export's trace of the spec as written (its static sizes take another code path)"
+        note = ("found in torch.export's trace of the spec as written: its static sizes are constants there, "
+                "which change the model's checks (a branch, a bound) from those of a trace with every size dynamic")
         return replace(own, diagnostics=tuple(replace(d, notes=d.notes + (note,)) if d.is_error else d
                                               for d in own.diagnostics), pinned_spec=report.pinned_spec)
     if first.constraint_violation:
