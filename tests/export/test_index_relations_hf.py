@@ -167,3 +167,24 @@ def test_an_example_past_the_table_is_one_finding_without_a_spec_fix(seq, exampl
                                 "`lm.wpe.weight`"), d.message
     assert "modeling_gpt2.py" in d.labels[0].location.file and d.facts["check"] == "index_bound"
     assert report.fixed_dynamic_shapes is None and not report.fix_verified
+
+
+def test_a_static_sequence_past_the_table_is_the_examples_finding():
+    """No size symbol at all: the bound ``arange(65)`` into 64 rows fails whatever the spec says."""
+    model = _model("gpt2")
+    example = POSITIONS + 1
+    spec = {"input_ids": (Dim("batch"), example), "attention_mask": (Dim("batch"), example)}
+    ep, err = torch_export(model, (), _inputs(2, example), spec)
+    assert err is None, err
+    with pytest.raises(IndexError):
+        _run(ep, _inputs(2, example))
+
+    report = dimsolve.check_dynamic_shapes(model, (), _inputs(2, example), dynamic_shapes=spec)
+    assert not report.ok
+    (d,) = report.diagnostics
+    assert d.code == "DS701" and d.is_error and not d.fixes
+    assert "index past the end of `lm.wpe.weight` (64 rows)" in d.message and "[0, 64]" in d.message, d.message
+    # at the table's size the same spec is valid: no false alarm from a constant bound that holds
+    assert dimsolve.check_dynamic_shapes(model, (), _inputs(2, POSITIONS),
+                                         dynamic_shapes={"input_ids": (Dim("batch"), POSITIONS),
+                                                         "attention_mask": (Dim("batch"), POSITIONS)}).ok

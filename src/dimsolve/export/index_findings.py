@@ -95,9 +95,13 @@ def example_findings(problem: Problem) -> list[Diagnostic]:
         detail = g.index
         assert detail is not None  # only INDEX_BOUND guards fail here
         sizes = {user_expr(s, problem.guardset): example[s.name] for s in sorted(g.expr.free_symbols, key=str)}
-        where = "past the end" if isinstance(g.expr, sympy.LessThan) else "before the start"
-        message = (f"the example inputs ({', '.join(f'{k} = {v}' for k, v in sizes.items())}) index {where} of "
-                   f"`{detail.table}` ({_size_text(detail, problem.guardset)}): the model raises on them")
+        past = (isinstance(g.expr, sympy.LessThan) if g.expr.free_symbols
+                else detail.upper is not None and bool(detail.upper >= detail.size))
+        where = "past the end" if past else "before the start"
+        inputs = f"the example inputs ({', '.join(f'{k} = {v}' for k, v in sizes.items())})" if sizes else \
+            f"the index values (in [{detail.lower}, {detail.upper}], whatever the spec)"
+        message = (f"{inputs} index {where} of `{detail.table}` ({_size_text(detail, problem.guardset)}): "
+                   "the model raises on the example")
         paths = tuple(dict.fromkeys(e.spec_path for sym in sorted(g.expr.free_symbols, key=str)
                                     for e in problem.entries_of.get(sym.name, [])))
         out.append(Diagnostic(

@@ -4,7 +4,9 @@ No shape guard stops a position index from running past its table: GPT-2's ``ara
 64-row ``wpe`` exports for any ``seq`` and raises IndexError at run time. Every ``embedding``,
 ``index_select``, ``gather``, ``take``, advanced ``index`` and ``scatter`` whose index bounds
 (``value_ranges``) depend on a size becomes an ``INDEX_BOUND`` guard for the solver. A bound that
-depends on no size gives no guard: no spec can change it, so it is no spec's finding.
+depends on no size gives no guard (no spec can change it), unless the program alone makes it fail
+at every size (``arange(65)`` into 64 rows, a static sequence length): then the guard is ``False``
+and the finding is the example's (DS701), since the model raises on the example itself.
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def _relation(rel: Any, left: Expr, right: Expr) -> Any:
 def _checks(walk: ValueWalk, node: Any, use: _Use, backed: set[str]) -> list[GuardRecord]:
     r = walk.ranges.get(use.index)
     size = _size(use.table, use.axis)
-    if r is None or size is None or not r.symbolic():
-        return []
+    if r is None or size is None or not (r.symbolic() or (not r.values and not size.free_symbols)):
+        return []  # (constant bounds count only when the program alone gives them: no input values assumed)
     lowest = -size if use.negative_ok else sympy.Integer(0)
     conditions = [c for c in (None if r.hi is None else _relation(sympy.Le, r.hi, size - 1),
                               None if r.lo is None else _relation(sympy.Ge, r.lo, lowest)) if c is not None]
@@ -111,8 +113,11 @@ def _checks(walk: ValueWalk, node: Any, use: _Use, backed: set[str]) -> list[Gua
                          tuple(sorted(r.values, key=lambda v: v.input)))
     out = []
     for c in conditions:
-        if c in (sympy.true, sympy.false) or not c.free_symbols or not {str(s) for s in c.free_symbols} <= backed:
-            continue  # decided whatever the sizes, or about sizes no spec names
+        if c is sympy.false:  # fails at every size: the example itself indexes past the table
+            out.append(GuardRecord(c, GuardKind.INDEX_BOUND, node_location(node), detail))
+            continue
+        if c is sympy.true or not c.free_symbols or not {str(s) for s in c.free_symbols} <= backed:
+            continue  # holds whatever the sizes, or is about sizes no spec names
         out.append(GuardRecord(c, GuardKind.INDEX_BOUND, node_location(node), detail))
     return out
 
