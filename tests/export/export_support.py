@@ -362,3 +362,16 @@ class CatStrideLinear(torch.nn.Module):
 
     def forward(self, x):
         return self.lin(torch.cat([x, x[::2]]))
+
+
+class TokensAndMask(torch.nn.Module):
+    """A HuggingFace model as users export it: ``forward(input_ids, attention_mask)`` -> its first
+    output (last hidden state or logits), tuple outputs; ``extra`` keyword arguments go to every call
+    (``use_cache=False`` keeps a cache object out of the outputs)."""
+
+    def __init__(self, lm: torch.nn.Module, **extra: Any) -> None:
+        super().__init__()
+        self.lm, self.extra = lm, extra
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.lm(input_ids=input_ids, attention_mask=attention_mask, return_dict=False, **self.extra)[0]

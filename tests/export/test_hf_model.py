@@ -19,6 +19,7 @@ import pytest
 import torch
 from export_support import (
     Expect,
+    TokensAndMask,
     assert_codes,
     assert_counterexamples_admitted,
     assert_one_round_fix,
@@ -37,18 +38,6 @@ pytestmark = pytest.mark.torch
 N_POSITIONS = 64
 
 
-class LogitsOnly(torch.nn.Module):
-    """What a user exports: token ids and mask in, logits out (no cache, tuple outputs)."""
-
-    def __init__(self, lm: torch.nn.Module) -> None:
-        super().__init__()
-        self.lm = lm
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        outputs = self.lm(input_ids, attention_mask=attention_mask, use_cache=False, return_dict=False)
-        return outputs[0]
-
-
 @pytest.fixture(scope="module")
 def gpt2():
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -56,7 +45,7 @@ def gpt2():
     torch.manual_seed(0)
     config = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=N_POSITIONS,
                         bos_token_id=0, eos_token_id=0)
-    model = LogitsOnly(GPT2LMHeadModel(config).eval()).eval()
+    model = TokensAndMask(GPT2LMHeadModel(config).eval(), use_cache=False).eval()
     input_ids = torch.randint(0, 100, (2, 8))  # batch >= 2: a batch of 1 would specialise
     attention_mask = torch.ones(2, 8, dtype=torch.long)
     return model, (input_ids, attention_mask)

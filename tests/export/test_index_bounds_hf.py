@@ -18,7 +18,7 @@ import os
 
 import pytest
 import torch
-from export_support import torch_export
+from export_support import TokensAndMask, torch_export
 from torch.export import Dim
 
 import dimsolve
@@ -30,41 +30,30 @@ pytestmark = pytest.mark.torch
 POSITIONS = 64  # every model's table admits sequences up to 64
 
 
-class Wrapped(torch.nn.Module):
-    """``forward(input_ids, attention_mask) -> last hidden state or logits``, as users export it."""
-
-    def __init__(self, lm: torch.nn.Module, **extra) -> None:
-        super().__init__()
-        self.lm, self.extra = lm, extra
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.lm(input_ids=input_ids, attention_mask=attention_mask, return_dict=False, **self.extra)[0]
-
-
 def _gpt2():
     config = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=100, n_positions=POSITIONS,
                                      bos_token_id=0, eos_token_id=0)
-    return Wrapped(transformers.GPT2LMHeadModel(config).eval(), use_cache=False)
+    return TokensAndMask(transformers.GPT2LMHeadModel(config).eval(), use_cache=False)
 
 
 def _opt():
     config = transformers.OPTConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, ffn_dim=32,
                                     num_attention_heads=2, max_position_embeddings=POSITIONS, word_embed_proj_dim=16,
                                     pad_token_id=1)
-    return Wrapped(transformers.OPTModel(config).eval(), use_cache=False)
+    return TokensAndMask(transformers.OPTModel(config).eval(), use_cache=False)
 
 
 def _roberta():  # 66 rows: positions start after the padding index 1
     config = transformers.RobertaConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, intermediate_size=32,
                                         num_attention_heads=2, max_position_embeddings=POSITIONS + 2, pad_token_id=1,
                                         type_vocab_size=1)
-    return Wrapped(transformers.RobertaModel(config, add_pooling_layer=False).eval())
+    return TokensAndMask(transformers.RobertaModel(config, add_pooling_layer=False).eval())
 
 
 def _bert():
     config = transformers.BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, intermediate_size=32,
                                      num_attention_heads=2, max_position_embeddings=POSITIONS)
-    return Wrapped(transformers.BertModel(config, add_pooling_layer=False).eval())
+    return TokensAndMask(transformers.BertModel(config, add_pooling_layer=False).eval())
 
 
 MODELS = {"gpt2": _gpt2, "opt": _opt, "roberta": _roberta, "bert": _bert}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from export_support import torch_export
+from export_support import TokensAndMask, torch_export
 from torch.export import Dim
 
 import dimsolve
@@ -30,15 +30,6 @@ transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.torch
 
 POSITIONS = 64
-
-
-class Wrapped(torch.nn.Module):
-    def __init__(self, lm: torch.nn.Module) -> None:
-        super().__init__()
-        self.lm = lm
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, return_dict=False)[0]
 
 
 _BUILT: dict[str, torch.nn.Module] = {}
@@ -51,11 +42,11 @@ def _model(name: str) -> torch.nn.Module:
             config = transformers.LlamaConfig(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                               num_attention_heads=2, num_key_value_heads=1,
                                               max_position_embeddings=POSITIONS)
-            _BUILT[name] = Wrapped(transformers.LlamaModel(config).eval())
+            _BUILT[name] = TokensAndMask(transformers.LlamaModel(config).eval(), use_cache=False)
         else:
             config = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=100, n_positions=POSITIONS,
                                              bos_token_id=0, eos_token_id=0)
-            _BUILT[name] = Wrapped(transformers.GPT2Model(config).eval())
+            _BUILT[name] = TokensAndMask(transformers.GPT2Model(config).eval(), use_cache=False)
     return _BUILT[name]
 
 
@@ -147,22 +138,27 @@ def hint_text(hint) -> str:
     return "Dim.DYNAMIC" if hint is Dim.DYNAMIC else "Dim.AUTO"
 
 
-@pytest.mark.parametrize("seq, example", [(Dim("seq", min=POSITIONS + 1, max=2 * POSITIONS), 80),
-                                          (Dim.AUTO, POSITIONS + 1), (Dim.DYNAMIC, POSITIONS + 1)],
-                         ids=["named-range-past-the-table", "auto", "dynamic"])
-def test_an_example_past_the_table_is_one_finding_without_a_spec_fix(seq, example):
+def _the_examples_finding(spec, example: int):
+    """torch exports ``spec`` on GPT-2 and the program raises on the very example; dimsolve's report
+    is one DS701 error without a fix. Returns it and the report."""
     model = _model("gpt2")
-    batch = Dim.AUTO if isinstance(seq, type(Dim.AUTO)) else Dim("batch")
-    spec = {"input_ids": (batch, seq), "attention_mask": (batch, seq)}
     ep, err = torch_export(model, (), _inputs(2, example), spec)
-    assert err is None, err  # torch exports, and the program raises on the very example
+    assert err is None, err
     with pytest.raises(IndexError):
         _run(ep, _inputs(2, example))
-
     report = dimsolve.check_dynamic_shapes(model, (), _inputs(2, example), dynamic_shapes=spec)
     assert not report.ok
     (d,) = report.diagnostics
     assert d.code == "DS701" and d.is_error and not d.fixes
+    return d, report
+
+
+@pytest.mark.parametrize("seq, example", [(Dim("seq", min=POSITIONS + 1, max=2 * POSITIONS), 80),
+                                          (Dim.AUTO, POSITIONS + 1), (Dim.DYNAMIC, POSITIONS + 1)],
+                         ids=["named-range-past-the-table", "auto", "dynamic"])
+def test_an_example_past_the_table_is_one_finding_without_a_spec_fix(seq, example):
+    batch = Dim.AUTO if isinstance(seq, type(Dim.AUTO)) else Dim("batch")
+    d, report = _the_examples_finding({"input_ids": (batch, seq), "attention_mask": (batch, seq)}, example)
     assert d.message.startswith(f"the example inputs (attention_mask.shape[1] = {example}) index past the end of "
                                 "`lm.wpe.weight`"), d.message
     assert "modeling_gpt2.py" in d.labels[0].location.file and d.facts["check"] == "index_bound"
@@ -171,20 +167,11 @@ def test_an_example_past_the_table_is_one_finding_without_a_spec_fix(seq, exampl
 
 def test_a_static_sequence_past_the_table_is_the_examples_finding():
     """No size symbol at all: the bound ``arange(65)`` into 64 rows fails whatever the spec says."""
-    model = _model("gpt2")
     example = POSITIONS + 1
-    spec = {"input_ids": (Dim("batch"), example), "attention_mask": (Dim("batch"), example)}
-    ep, err = torch_export(model, (), _inputs(2, example), spec)
-    assert err is None, err
-    with pytest.raises(IndexError):
-        _run(ep, _inputs(2, example))
-
-    report = dimsolve.check_dynamic_shapes(model, (), _inputs(2, example), dynamic_shapes=spec)
-    assert not report.ok
-    (d,) = report.diagnostics
-    assert d.code == "DS701" and d.is_error and not d.fixes
+    d, _ = _the_examples_finding({"input_ids": (Dim("batch"), example), "attention_mask": (Dim("batch"), example)},
+                                 example)
     assert "index past the end of `lm.wpe.weight` (64 rows)" in d.message and "[0, 64]" in d.message, d.message
     # at the table's size the same spec is valid: no false alarm from a constant bound that holds
-    assert dimsolve.check_dynamic_shapes(model, (), _inputs(2, POSITIONS),
+    assert dimsolve.check_dynamic_shapes(_model("gpt2"), (), _inputs(2, POSITIONS),
                                          dynamic_shapes={"input_ids": (Dim("batch"), POSITIONS),
                                                          "attention_mask": (Dim("batch"), POSITIONS)}).ok

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from export_support import torch_export
+from export_support import TokensAndMask, torch_export
 from torch.export import Dim
 
 import dimsolve
@@ -20,23 +20,14 @@ transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.torch
 
 
-class Wrapped(torch.nn.Module):
-    def __init__(self, lm: torch.nn.Module) -> None:
-        super().__init__()
-        self.lm = lm
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, return_dict=False)[0]
-
-
 def _inputs(batch: int, seq: int) -> dict[str, torch.Tensor]:
     return {"input_ids": torch.randint(3, 100, (batch, seq)), "attention_mask": torch.ones(batch, seq, dtype=torch.long)}
 
 
 def test_scaled_and_broadcast_equalities_are_relations_torch_raises_on():
     torch.manual_seed(0)
-    model = Wrapped(transformers.BloomModel(transformers.BloomConfig(vocab_size=100, hidden_size=16, n_layer=1,
-                                                                     n_head=2)).eval())
+    config = transformers.BloomConfig(vocab_size=100, hidden_size=16, n_layer=1, n_head=2)
+    model = TokensAndMask(transformers.BloomModel(config).eval(), use_cache=False)
     spec = {"input_ids": (Dim("batch"), Dim("seq")), "attention_mask": (Dim("mbatch"), Dim("mseq"))}
     _, err = torch_export(model, (), _inputs(2, 8), spec)
     assert err is not None and "mbatch" in str(err) and "mseq" in str(err)
