@@ -2,51 +2,30 @@
 
 The spec form and the traced-inputs record come from tools and service requests; a wrong value
 must be a ``SpecJsonError`` naming where it is (``dims[2].root``), never a ``KeyError`` or
-``TypeError`` from deep inside the reader, so every field access goes through ``JsonObject``.
+``TypeError`` from deep inside the reader: the shared ``dimsolve.json_fields`` reader, raising
+this module's error class, plus the spec's own value kinds (sizes, input paths).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
+from dimsolve import json_fields
 from dimsolve.dims.model import InputPath, Key
+from dimsolve.json_fields import JsonPathError, type_name
 
 SCHEMA_VERSION = 1
 MAX_SIZE = 2**63 - 1  # torch sizes are int64
 
 
-class SpecJsonError(ValueError):
+class SpecJsonError(JsonPathError):
     """JSON that is not a valid spec; ``path`` locates the bad value (``dims[2].root``, ``$`` for the root)."""
 
-    def __init__(self, message: str, path: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.message = message
-        self.path = path
 
-
-def type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
-
-
-def expect_list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise SpecJsonError(f"expected an array, got {type_name(value)}", path)
-    return value
-
-
-def expect_str(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise SpecJsonError(f"expected a string, got {type_name(value)}", path)
-    return value
-
-
-def expect_int(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecJsonError(f"expected an integer, got {type_name(value)}", path)
-    return value
+expect_list = partial(json_fields.expect_list, error=SpecJsonError)
+expect_str = partial(json_fields.expect_str, error=SpecJsonError)
+expect_int = partial(json_fields.expect_int, error=SpecJsonError)
 
 
 def expect_size(value: Any, path: str) -> int:
@@ -56,46 +35,12 @@ def expect_size(value: Any, path: str) -> int:
     return size
 
 
-class JsonObject:
-    """A JSON object being read: typed field access, and ``finish`` refuses the fields nobody read."""
-
-    def __init__(self, value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            raise SpecJsonError(f"expected an object, got {type_name(value)}", path)
-        self.value: dict[Any, Any] = value
-        self.path = path
-        self.used: set[str] = set()
-
-    def at(self, key: object) -> str:
-        return str(key) if self.path == "$" else f"{self.path}.{key}"
-
-    def raw(self, key: str) -> Any:
-        if key not in self.value:
-            raise SpecJsonError("missing required field", self.at(key))
-        self.used.add(key)
-        return self.value[key]
-
-    def optional(self, key: str, default: Any) -> Any:
-        return self.raw(key) if key in self.value else default
-
-    def integer(self, key: str, default: int | None = None) -> int:
-        """A required integer, or with ``default`` an optional one (absent or null gives the default)."""
-        value = self.raw(key) if default is None else self.optional(key, None)
-        if value is None and default is not None:
-            return default
-        return expect_int(value, self.at(key))
+class JsonObject(json_fields.JsonObject):
+    error = SpecJsonError
 
     def size(self, key: str, default: int | None) -> int | None:
         value = self.optional(key, None)
         return default if value is None else expect_size(value, self.at(key))
-
-    def string(self, key: str) -> str:
-        return expect_str(self.raw(key), self.at(key))
-
-    def finish(self, allowed: Sequence[str] = ()) -> None:
-        unknown = sorted(str(k) for k in self.value if k not in self.used and k not in allowed)
-        if unknown:
-            raise SpecJsonError(f"unknown field {unknown[0]!r}", self.at(unknown[0]))
 
 
 def read_input_path(obj: JsonObject, key: str) -> InputPath:
