@@ -156,7 +156,7 @@ def _torch_raises(problem: Problem, plan: FixPlan, change: SpecChange, vs: list[
 
 
 def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange], vs: list[GuardViolation],
-                verified: bool, raises: bool) -> Diagnostic:
+                verified: bool, raises: bool, more_notes: tuple[str, ...] = ()) -> Diagnostic:
     multi = any(len(v.guard.symbols) > 1 for v in vs)
     nonlinear = any(_is_nonlinear(v.guard.expr) for v in vs)
     code, message = _describe(change, problem.spec, multi, nonlinear, raises)
@@ -171,7 +171,7 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
         facts["counterexample"] = _counterexample(problem, first)
     labels = tuple(Label(v.guard.origin, _guard_text(problem, v)) for v in vs if v.guard.origin)
     notes = tuple(f"also required: {g}" for g in dict.fromkeys(guards[1:]) if g != guards[0])
-    notes += chosen[1:]
+    notes += chosen[1:] + more_notes
     if isinstance(change, MakeAuto) and guards:
         notes += (f"with Dim.AUTO, torch.export infers it from `{guards[0]}` and checks it at run time",)
     roots = {getattr(change, "target", "")} | ({change.root} if isinstance(change, Relate) else set())
@@ -243,6 +243,41 @@ def _final(plan: FixPlan, roots: set[str]) -> set[str]:
     return out
 
 
+def _shared_range(spec: Spec, narrowing: SetRange, relation: Relate) -> bool:
+    """``narrowing`` is only the range the related dims share: ``mask_seq = seq`` with ``mask_seq`` max=32
+    narrows ``seq`` (max=64) to max=32. That narrowing is part of the relation, not a finding of its own."""
+    target, root = spec.roots.get(relation.target), spec.roots.get(relation.root)
+    if narrowing.target != relation.root or target is None or root is None or relation.coeff <= 0:
+        return False
+    c, o = relation.coeff, relation.offset
+    lo = max(root.min, -((o - target.min) // c))  # ceil((target.min - o) / c)
+    hi = None if target.max is None else (target.max - o) // c
+    hi = hi if root.max is None else root.max if hi is None else min(hi, root.max)
+    return (narrowing.max == hi and max(narrowing.min, 2) == max(lo, 2)
+            and (narrowing.min, narrowing.max) != (root.min, root.max))
+
+
+def _shared_note(spec: Spec, narrowing: SetRange, relation: Relate) -> str:
+    other = spec.roots[relation.target]
+    return (f"with this relation, {root_ref(spec, narrowing.target)} can only be "
+            f"{_range_text(narrowing.min, narrowing.max)}, as {root_ref(spec, relation.target)} is "
+            f"{_range_text(other.min, other.max)}")
+
+
+def _folded_ranges(problem: Problem, changes: list[SpecChange], owned: dict[int, list[GuardViolation]]
+                   ) -> dict[int, int]:
+    """Range changes no guard asks for that only carry a relation's shared range: index -> relation index."""
+    out = {}
+    for i, change in enumerate(changes):
+        if not isinstance(change, SetRange) or owned[i]:
+            continue
+        for j, other in enumerate(changes):
+            if isinstance(other, Relate) and _shared_range(problem.spec, change, other):
+                out[i] = j
+                break
+    return out
+
+
 def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | None) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     remaining = list(verdict.violations)
@@ -258,7 +293,10 @@ def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | No
                 owned[scores.index(max(scores))].append(v)
             else:
                 remaining.append(v)
+        folded = _folded_ranges(problem, changes, owned)
         for i, change in enumerate(changes):
+            if i in folded:
+                continue
             # the guard that best explains the change leads (its line, its counterexample)
             owned[i].sort(key=lambda v, c=change: -_closeness(problem, plan, v, c))
             if not owned[i]:  # a change needed by a guard another change owns: show that guard too
@@ -272,8 +310,10 @@ def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | No
                             and change.target in _roots_of(problem, v)]
                 owned[i] = relation[:1] + [v for v in owned[i] if v not in relation[:1]]
             extra = [new_roots[change.root]] if isinstance(change, Relate) and change.root in new_roots else []
+            shared = [changes[k] for k, j in folded.items() if j == i]
+            notes = tuple(_shared_note(problem.spec, c, change) for c in shared)  # type: ignore[arg-type]
             raises = _torch_raises(problem, plan, change, owned[i], torch)
-            out.append(_diagnostic(problem, change, extra, owned[i], plan.verified, raises))
+            out.append(_diagnostic(problem, change, extra + shared, owned[i], plan.verified, raises, notes))
     out += [_unattributed(problem, v, v.index < 0 or torch.raises(v.index)) for v in remaining]
     return sorted(out, key=_source_order)
 
