@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.compare import table_b, table_c
+from bench.compare import table_b, table_c  # noqa: E402 - after the sys.path entry for bench
 
 
 def _model(name, check_s, export_s):

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import report, run
-from bench.synthetic import make_case
+from bench import report, run  # noqa: E402 - after the sys.path entry for bench
+from bench.synthetic import make_case  # noqa: E402 - after the sys.path entry for bench
 
 PHASES = {"valid": {"build", "fast_path", "verdict"}, "violated": {"build", "verdict", "synthesis"}}
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import one_trace, report, run
+from bench import one_trace, report, run  # noqa: E402 - after the sys.path entry for bench
 
 MODELS = ["broadcast_add", "mixed_auto"]
 
