@@ -284,20 +284,22 @@ def assert_counterexamples_admitted(report: Any, model: Any, args: tuple, kwargs
                 f"{v.code}: the fixed spec still admits the counterexample {v.counterexample}")
 
 
-def exec_fix_code(code: str) -> Any:
-    namespace: dict[str, Any] = {}
+def exec_fix_code(code: str, names: dict[str, Any] | None = None) -> Any:
+    """``dynamic_shapes`` as the fix's source defines it; ``names``: the user's own classes it uses (a namedtuple)."""
+    namespace: dict[str, Any] = dict(names or {})
     exec(compile(code, "<fix_code>", "exec"), namespace)  # noqa: S102 - dimsolve's generated source, by design
     return namespace["dynamic_shapes"]
 
 
-def assert_one_round_fix(report: Any, model: Any, args: tuple, kwargs: dict, strict: bool = False) -> Any:
+def assert_one_round_fix(report: Any, model: Any, args: tuple, kwargs: dict, strict: bool = False,
+                         names: dict[str, Any] | None = None) -> Any:
     """The fixed spec and the executed fix_code both export with torch in one round, and dimsolve
     finds nothing left to fix in them. Returns the ExportedProgram of the fixed spec."""
     fixed = report.fixed_dynamic_shapes
     assert fixed is not None and report.fix_code, f"no fix offered:\n{report}"
     ep, err = torch_export(model, args, kwargs, fixed, strict)
     assert err is None, f"fixed_dynamic_shapes {fixed} still fails torch.export: {err}"
-    from_code = exec_fix_code(report.fix_code)
+    from_code = exec_fix_code(report.fix_code, names)
     ep2, err2 = torch_export(model, args, kwargs, from_code, strict)
     assert err2 is None, f"fix_code does not export:\n{report.fix_code}\n{err2}"
     again = dimsolve.check_dynamic_shapes(model, args, kwargs, dynamic_shapes=fixed, strict=strict)

@@ -5,7 +5,7 @@ import pytest
 import sympy
 
 from dimsolve.diagnostics.model import SourceLocation
-from dimsolve.dims.model import DimPath, InputPath
+from dimsolve.dims.model import AttrKey, DimPath, InputPath
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
 from dimsolve.guards.serialize import (
     SCHEMA_VERSION,
@@ -60,6 +60,16 @@ def test_json_round_trip():
     # symbols come back with torch's assumptions, so they are the very same sympy symbols
     assert back.guards[0].expr.free_symbols == {S0, S1}
     assert back.failures[0].expr.free_symbols == {U0}
+
+
+def test_field_keys_stay_fields():
+    # p.a (a namedtuple field) and p['a'] (a dict key) are written apart and read back as they were
+    field, key = x_dim(0, "p", AttrKey("a")), x_dim(1, "p", "a")
+    gs = GuardSet(symbols=(SymbolInfo("s0", (field,), 4), SymbolInfo("s1", (key,), 3)), guards=())
+    data = guardset_to_dict(gs)
+    assert [s["paths"][0]["input"] for s in data["symbols"]] == [["p", {"attr": "a"}], ["p", "a"]]
+    back = from_json(to_json(gs))
+    assert [str(s.paths[0]) for s in back.symbols] == ["p.a.shape[0]", "p['a'].shape[1]"]
 
 
 def test_dict_form_is_documented_shape():

@@ -7,14 +7,16 @@ all-int spec stays cheap.
 
 from __future__ import annotations
 
+import collections
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dimsolve.diagnostics.model import Diagnostic
 from dimsolve.dims._common import ACCEPTED_DIM_VALUES, HintStyle, describe, diag, is_plain_int
-from dimsolve.dims.model import DimKind, DimSpec, RootDim
+from dimsolve.dims.model import AttrKey, DimKind, DimSpec, Key, RootDim
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,53 @@ def torch_types(*, load: bool = False) -> TorchTypes | None:
 
         _TYPES = TorchTypes(torch.Tensor, torch.nn.Module, Dim, _DerivedDim, _StaticDim, _DimHint, int_oo)
     return _TYPES
+
+
+def pytree_key(key: Any) -> Key:
+    """One step of a torch pytree key path as an ``InputPath`` key: ``[0]``, ``["k"]`` or ``.field``."""
+    from torch.utils._pytree import GetAttrKey, MappingKey, SequenceKey
+
+    if isinstance(key, SequenceKey):
+        return key.idx
+    if isinstance(key, MappingKey):
+        return key.key
+    if isinstance(key, GetAttrKey):
+        return AttrKey(key.name)
+    return str(key)
+
+
+def registered_children(value: Any) -> list[tuple[Key, Any]] | None:
+    """The children of a class registered with torch's pytree (``register_dataclass``,
+    ``register_pytree_node``), keyed as torch's key paths name them; None for builtin containers and
+    plain objects. torch flattens such an input, and wants a *list* of its children's specs."""
+    if "torch" not in sys.modules:
+        return None
+    from torch.utils import _pytree as pytree
+
+    node_type = pytree._get_node_type(value)
+    if node_type not in pytree.SUPPORTED_NODES or node_type in pytree.BUILTIN_TYPES:
+        return None
+    node = pytree.SUPPORTED_NODES[node_type]
+    if node.flatten_with_keys_fn is not None:
+        pairs, _ = node.flatten_with_keys_fn(value)
+        return [(pytree_key(k), child) for k, child in pairs]
+    children, _ = node.flatten_fn(value)
+    return list(enumerate(children))
+
+
+def spec_tree(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """A ``dynamic_shapes`` value shaped as torch wants it for ``value``, with ``leaf(x)`` at each
+    leaf: dicts and lists as themselves, a namedtuple as its own class, a registered class as a list."""
+    if isinstance(value, dict):
+        return {k: spec_tree(v, leaf) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+        return type(value)(*(spec_tree(v, leaf) for v in value))
+    if isinstance(value, (list, tuple, collections.deque)):
+        return type(value)(spec_tree(v, leaf) for v in value)
+    children = registered_children(value)
+    if children is not None:
+        return [spec_tree(child, leaf) for _, child in children]
+    return leaf(value)
 
 
 class _Unsupported(Exception):

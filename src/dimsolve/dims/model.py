@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
+
+
+class AttrKey(str):
+    """A key that is an attribute of its container (a namedtuple or dataclass field): ``p.a``, not
+    ``p['a']``. Equal to, and hashed as, the plain name, so paths read back from JSON still match."""
+
+    __slots__ = ()
+
 
 Key = Union[str, int]
 
 
 def _fmt_key(k: Key) -> str:
+    if isinstance(k, AttrKey):
+        return f".{k}"
     return f"[{k!r}]" if isinstance(k, str) else f"[{k}]"
 
 
@@ -137,7 +147,9 @@ class SpecEntry:
 class NodeKind(str, enum.Enum):
     DICT = "dict"  # a dict of child specs (top level by argument name, or a dict input)
     TUPLE = "tuple"
-    LIST = "list"
+    LIST = "list"  # also a registered pytree class (a dataclass): torch takes a list of its fields' specs
+    NAMEDTUPLE = "namedtuple"  # torch takes only the input's own namedtuple class (``container``)
+    DEQUE = "deque"
     TENSOR = "tensor"  # a per-dimension spec of one tensor (see ``style``)
     NONE = "none"  # None for a whole input (static tensor or non-tensor)
     OTHER = "other"  # a leaf spec for a non-tensor input kept verbatim (e.g. an int input's None)
@@ -149,7 +161,8 @@ class LayoutNode:
 
     For TENSOR nodes ``style`` is how the user wrote the dims (``tuple``, ``list`` or ``dict`` of
     index) and ``axes`` lists the dims written (all of them for tuple/list, the given keys for dict);
-    ``input`` is the tensor's path. Containers have ``keys`` and ``children`` in the user's order.
+    ``input`` is the tensor's path. Containers have ``keys`` and ``children`` in the user's order;
+    a NAMEDTUPLE node keeps its class in ``container`` to be rebuilt.
     """
 
     kind: NodeKind
@@ -158,6 +171,7 @@ class LayoutNode:
     style: str = ""
     axes: tuple[int, ...] = ()
     input: InputPath | None = None
+    container: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

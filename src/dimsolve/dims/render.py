@@ -6,6 +6,7 @@ tuple/list/dict per tensor, nested containers), so a fixed spec reads like the o
 
 from __future__ import annotations
 
+import collections
 import json
 import keyword
 from collections.abc import Callable
@@ -44,6 +45,8 @@ def render_python(spec: Spec, *, var_name: str = "dynamic_shapes") -> str:
 
     tree = _Materializer(spec, leaf, lambda style: _Code(style.python())).build()
     lines = ["from torch.export import Dim", ""]
+    if _holds(tree, collections.deque):
+        lines.insert(0, "import collections")
     lines += [f"{names[r]} = {root_text(spec.roots[r])}" for r in used]
     if used:
         lines.append("")
@@ -137,6 +140,10 @@ class _Materializer:
         children = [self.node(c) for c in n.children]
         if n.kind is NodeKind.DICT:
             return dict(zip(n.keys, children))
+        if n.kind is NodeKind.NAMEDTUPLE and n.container is not None:
+            return n.container(*children)
+        if n.kind is NodeKind.DEQUE:
+            return collections.deque(children)
         return list(children) if n.kind is NodeKind.LIST else tuple(children)
 
     def _scalar(self, n: LayoutNode) -> object:
@@ -219,9 +226,21 @@ def _source(value: object) -> str:
         return "{" + ", ".join(f"{_source(k)}: {_source(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_source(v) for v in value) + "]"
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # the user's namedtuple class, by name
+        fields = ", ".join(f"{f}={_source(v)}" for f, v in zip(type(value)._fields, value))
+        return f"{type(value).__name__}({fields})"
+    if isinstance(value, collections.deque):
+        return "collections.deque([" + ", ".join(_source(v) for v in value) + "])"
     if isinstance(value, tuple):
         return "(" + ", ".join(_source(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return repr(value)
+
+
+def _holds(tree: object, kind: type) -> bool:
+    if isinstance(tree, kind):
+        return True
+    children = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, (list, tuple)) else ()
+    return any(_holds(c, kind) for c in children)
 
 
 def _assignment(var_name: str, tree: object) -> str:

@@ -7,16 +7,32 @@ the top level of the spec to ``forward``'s inputs and hands each input here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import collections
+from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dimsolve.diagnostics.model import Diagnostic
 from dimsolve.dims._common import describe, diag, is_plain_int, root_text, sub_path
-from dimsolve.dims._torch import TorchTypes, hint_style, read_dim
-from dimsolve.dims.model import (SCALAR_AXIS, DimKind, DimPath, DimSpec, InputPath, LayoutNode, NodeKind, RootDim,
-                                  SpecEntry)
+from dimsolve.dims._torch import TorchTypes, hint_style, read_dim, registered_children
+from dimsolve.dims.model import (SCALAR_AXIS, AttrKey, DimKind, DimPath, DimSpec, InputPath, Key, LayoutNode, NodeKind,
+                                  RootDim, SpecEntry)
 
 TOP = "dynamic_shapes"
+
+
+def _is_namedtuple(value: Any) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What spec a positional container takes: ``what`` the input is, the ``wanted`` spec, its test."""
+
+    what: str
+    wanted: str
+    accepts: Callable[[Any], bool]
+    kind: NodeKind
 
 
 class _Unspecified:
@@ -45,37 +61,55 @@ class SpecWalker:
             return self._tensor(value, spec, ipath, spath)
         if isinstance(value, dict):
             return self._mapping(value, spec, ipath, spath)
-        if isinstance(value, (list, tuple)):
-            return self._sequence(value, spec, ipath, spath)
+        if _is_namedtuple(value):  # torch takes the same namedtuple class, nothing else
+            fields = [(AttrKey(f), getattr(value, f)) for f in type(value)._fields]
+            name = type(value).__name__
+            return self._sequence(fields, spec, ipath, spath, _Shape(
+                f"a {name} (namedtuple)", f"{name}(...)", lambda s: type(s) is type(value), NodeKind.NAMEDTUPLE),
+                container=type(value))
+        if isinstance(value, (list, tuple, collections.deque)):
+            kind = NodeKind.LIST if isinstance(value, list) else NodeKind.TUPLE
+            if isinstance(value, collections.deque):
+                kind = NodeKind.DEQUE
+            spec_type = {NodeKind.LIST: list, NodeKind.TUPLE: tuple, NodeKind.DEQUE: collections.deque}[kind]
+            shape = _Shape(f"a {kind.value}", f"a {kind.value}", lambda s: type(s) is spec_type
+                           or (kind is NodeKind.TUPLE and isinstance(s, tuple) and not _is_namedtuple(s)), kind)
+            return self._sequence(list(enumerate(value)), spec, ipath, spath, shape)
+        children = registered_children(value)
+        if children is not None:  # a dataclass torch knows: a list, one spec per field in torch's order
+            names = ", ".join(str(k) for k, _ in children)
+            shape = _Shape(f"a {type(value).__name__} (flattened by torch to [{names}])", f"a list [{names}]",
+                           lambda s: type(s) is list, NodeKind.LIST)
+            return self._sequence(children, spec, ipath, spath, shape)
         return self._leaf(value, spec, ipath, spath)
 
     # --- containers ----------------------------------------------------------------------------
 
-    def _sequence(self, value: Sequence[Any], spec: Any, ipath: InputPath, spath: str) -> LayoutNode:
-        is_list = isinstance(value, list)
-        kind_name = "list" if is_list else "tuple"
-        if spec is not UNSPECIFIED:
-            if not isinstance(spec, (list, tuple)) or isinstance(spec, list) != is_list:
-                self.error(
-                    "DS109",
-                    f"{spath} is {describe(spec)}, but {ipath} is a {kind_name} of {len(value)} elements",
-                    (spath,),
-                    f"give a {kind_name} with one spec per element of {ipath} ({len(value)} entries)",
-                )
-                spec = spec if isinstance(spec, (list, tuple)) else UNSPECIFIED
-        if spec is not UNSPECIFIED and len(spec) != len(value):
+    def _sequence(self, items: list[tuple[Key, Any]], spec: Any, ipath: InputPath, spath: str, shape: "_Shape",
+                  container: Any = None) -> LayoutNode:
+        """A container whose spec gives its children by position (list, tuple, namedtuple, deque, dataclass)."""
+        n = len(items)
+        if spec is not UNSPECIFIED and not shape.accepts(spec):
+            self.error(
+                "DS109",
+                f"{spath} is {describe(spec)}, but {ipath} is {shape.what} of {n} elements",
+                (spath,),
+                f"give {shape.wanted} with one spec per element of {ipath} ({n} entries)",
+            )
+            spec = spec if isinstance(spec, (list, tuple, collections.deque)) else UNSPECIFIED
+        if spec is not UNSPECIFIED and len(spec) != n:
             self.error(
                 "DS101",
-                f"{spath} has {len(spec)} entries but {ipath} has {len(value)} elements",
+                f"{spath} has {len(spec)} entries but {ipath} has {n} elements",
                 (spath,),
                 f"give one spec per element of {ipath}",
             )
+        given = list(spec) if spec is not UNSPECIFIED else []
         children = []
-        for i, item in enumerate(value):
-            child = spec[i] if spec is not UNSPECIFIED and i < len(spec) else UNSPECIFIED
-            children.append(self.walk(item, child, InputPath(ipath.keys + (i,)), sub_path(spath, i)))
-        kind = NodeKind.LIST if is_list else NodeKind.TUPLE
-        return LayoutNode(kind, keys=tuple(range(len(value))), children=tuple(children))
+        for i, (key, item) in enumerate(items):
+            child = given[i] if i < len(given) else UNSPECIFIED
+            children.append(self.walk(item, child, InputPath(ipath.keys + (key,)), sub_path(spath, i)))
+        return LayoutNode(shape.kind, keys=tuple(k for k, _ in items), children=tuple(children), container=container)
 
     def _mapping(self, value: dict[Any, Any], spec: Any, ipath: InputPath, spath: str) -> LayoutNode:
         if spec is not UNSPECIFIED and not isinstance(spec, dict):

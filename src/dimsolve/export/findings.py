@@ -278,6 +278,24 @@ def _folded_ranges(problem: Problem, changes: list[SpecChange], owned: dict[int,
     return out
 
 
+def _share_ties(problem: Problem, plan: FixPlan, changes: list[SpecChange],
+                owned: dict[int, list[GuardViolation]]) -> None:
+    """A change left without a guard takes one that explains it as well as it explains its owner's
+    (``e = d`` and ``f = d`` tie on ``e == f``), when that owner keeps another: each finding leads
+    with its own guard."""
+    for i, change in enumerate(changes):
+        if owned[i]:
+            continue
+        target = getattr(change, "target", "")
+        for j, theirs in owned.items():
+            ties = [v for v in theirs if len(theirs) > 1 and target in _roots_of(problem, v)
+                    and _score(problem, plan, v, change) >= _score(problem, plan, v, changes[j])]
+            if ties:
+                theirs.remove(ties[-1])
+                owned[i].append(ties[-1])
+                break
+
+
 def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | None) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     remaining = list(verdict.violations)
@@ -293,6 +311,7 @@ def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | No
                 owned[scores.index(max(scores))].append(v)
             else:
                 remaining.append(v)
+        _share_ties(problem, plan, changes, owned)
         folded = _folded_ranges(problem, changes, owned)
         for i, change in enumerate(changes):
             if i in folded:

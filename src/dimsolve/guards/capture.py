@@ -236,7 +236,7 @@ def source_chain(source: Any) -> tuple[str, tuple[Any, ...], int] | None:
     """
     from torch._dynamo.source import AttrSource, GetItemSource, LocalSource, TensorProperty, TensorPropertySource
 
-    from dimsolve.dims.model import SCALAR_AXIS
+    from dimsolve.dims.model import SCALAR_AXIS, AttrKey
 
     if isinstance(source, TensorPropertySource):
         if source.prop is not TensorProperty.SIZE:
@@ -252,7 +252,7 @@ def source_chain(source: Any) -> tuple[str, tuple[Any, ...], int] | None:
             keys.append(node.index)
             node = node.base
         elif isinstance(node, AttrSource):
-            keys.append(node.member)
+            keys.append(AttrKey(node.member))
             node = node.base
         elif isinstance(node, LocalSource):
             return node.local_name, tuple(reversed(keys)), int(axis)

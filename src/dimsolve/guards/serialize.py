@@ -22,7 +22,8 @@ Schema version 1 (every key is required unless marked optional)::
       "meta": {"key": "value"}                                             # optional
     }
 
-- ``input`` keys are strings (argument names, dict keys) or integers (tuple/list indices).
+- ``input`` keys are strings (argument names, dict keys), integers (tuple/list indices) or
+  ``{"attr": "name"}`` (a namedtuple or dataclass field, shown ``p.name``).
 - ``example``, ``origin`` and a failure's ``expr`` may be null; in ``origin`` only ``file`` and
   ``line`` are required, and a specialization's ``reason`` is optional.
 - ``expr`` is the text ``guards.codec.format_expr`` writes (``kind`` is a ``GuardKind`` value).

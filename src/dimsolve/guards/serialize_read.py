@@ -15,7 +15,7 @@ import sympy
 from sympy.core.assumptions import _assume_defined
 
 from dimsolve.diagnostics.model import SourceLocation
-from dimsolve.dims.model import DimPath, InputPath, Key
+from dimsolve.dims.model import AttrKey, DimPath, InputPath, Key
 from dimsolve.guards.codec import CodecError, parse_expr
 from dimsolve.guards.model import (GuardKind, GuardRecord, GuardSet, IndexDetail, Specialization, SymbolInfo,
                                    TraceFailure, ValueRange)
@@ -63,6 +63,11 @@ def guardset_from_dict(d: Any) -> GuardSet:
 def _read_key(value: Any, path: str) -> Key:
     if isinstance(value, str):
         return value
+    if isinstance(value, dict):  # {"attr": "name"}: a field of a namedtuple or dataclass
+        obj = JsonObject(value, path)
+        name = AttrKey(obj.string("attr"))
+        obj.finish()
+        return name
     return expect_int(value, path)
 
 

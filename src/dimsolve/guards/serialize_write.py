@@ -13,7 +13,7 @@ from typing import Any
 import sympy
 
 from dimsolve.diagnostics.model import SourceLocation
-from dimsolve.dims.model import DimPath
+from dimsolve.dims.model import AttrKey, DimPath
 from dimsolve.guards.codec import CodecError, format_expr
 from dimsolve.guards.model import GuardRecord, GuardSet, IndexDetail, Specialization, SymbolInfo, TraceFailure
 from dimsolve.guards.serialize_fields import SCHEMA_VERSION, GuardSetFormatError
@@ -45,7 +45,8 @@ def to_json(gs: GuardSet, *, indent: int | None = 2) -> str:
 
 
 def _path_to_dict(path: DimPath) -> dict[str, Any]:
-    return {"input": list(path.input.keys), "axis": path.axis}
+    keys = [{"attr": str(k)} if isinstance(k, AttrKey) else k for k in path.input.keys]
+    return {"input": keys, "axis": path.axis}
 
 
 def _origin_to_dict(origin: SourceLocation | None) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from typing import Any
 import sympy
 
 from dimsolve.dims._common import is_plain_int
+from dimsolve.dims._torch import pytree_key, spec_tree
 from dimsolve.dims.model import DimPath, InputPath
 from dimsolve.guards import capture as cap
 from dimsolve.guards import unbacked
@@ -41,10 +42,7 @@ def bind_inputs(model: Any, args: tuple, kwargs: Mapping[str, Any] | None) -> di
 
 def _input_path(name: str, key_path: tuple[Any, ...]) -> InputPath:
     """A pytree key path under parameter ``name`` as dimsolve's ``InputPath``."""
-    from torch.utils._pytree import MappingKey, SequenceKey
-
-    keys = [k.idx if isinstance(k, SequenceKey) else k.key if isinstance(k, MappingKey) else k.name for k in key_path]
-    return InputPath((name, *keys))
+    return InputPath((name, *(pytree_key(k) for k in key_path)))
 
 
 def input_leaves(bound: Mapping[str, Any]) -> list[Leaf]:
@@ -61,7 +59,6 @@ def auto_dynamic_shapes(bound: Mapping[str, Any]) -> dict[str, Any]:
     everything else."""
     import torch
     from torch.export import Dim
-    from torch.utils._pytree import tree_map
 
     def leaf_spec(x: Any) -> Any:
         if is_plain_int(x):
@@ -70,7 +67,7 @@ def auto_dynamic_shapes(bound: Mapping[str, Any]) -> dict[str, Any]:
             return None
         return tuple(Dim.AUTO for _ in range(x.dim()))
 
-    return {name: tree_map(leaf_spec, value) for name, value in bound.items()}
+    return {name: spec_tree(value, leaf_spec) for name, value in bound.items()}
 
 
 def resolve_dim(chain: tuple[str, tuple[Any, ...], int], params: list[str], leaves: list[Leaf]) -> DimPath | None:
