@@ -6,9 +6,10 @@ import pytest
 import torch
 from export_support import assert_one_round_fix
 from torch.export import Dim
+from torch.utils._sympy.numbers import int_oo
 
 import dimsolve
-from dimsolve.diagnostics.model import Relate, SetRange
+from dimsolve.diagnostics.model import MakeAuto, Relate, SetRange
 
 
 class TokensPlusMask(torch.nn.Module):
@@ -47,4 +48,36 @@ def test_range_the_model_needs_stays_its_own_finding():
     report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
     codes = sorted(d.code for d in report.diagnostics)
     assert codes == ["DS201", "DS301"]
+    assert_one_round_fix(report, model, args, {})
+
+
+class CatThenAdd(torch.nn.Module):
+    """``cat([a, b]) + m``: m's length is the sum of a's and b's, which no Dim can write."""
+
+    def forward(self, m: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.cat([a, b]) + m
+
+
+class BoundedBothWays(torch.nn.Module):
+    """The same relation as two checks, as HuggingFace's mask code states a mask length."""
+
+    def forward(self, m: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        torch._check(m.shape[0] >= a.shape[0] + b.shape[0])
+        torch._check(m.shape[0] <= a.shape[0] + b.shape[0])
+        return m.sum() + a.sum() + b.sum()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("model", [CatThenAdd(), BoundedBothWays()], ids=["equality", "two-bounds"])
+def test_a_sum_of_dims_leaves_only_the_sum_to_auto(model):
+    # m = a + b: Dim.AUTO on m keeps a and b named and whole; solving for b (b = m - a) would
+    # narrow m and a, and then send them to AUTO as well
+    args = (torch.randn(8), torch.randn(3), torch.randn(5))
+    spec = {"m": (Dim("kv"),), "a": (Dim("q"),), "b": (Dim("past"),)}
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    assert [(d.code, d.fixes[0].changes) for d in report.diagnostics] == [("DS203", (MakeAuto("kv"),))]
+    assert report.diagnostics[0].message.startswith("m.shape[0] (`kv`) must equal a.shape[0] + b.shape[0]")
+    fixed = report.fixed_dynamic_shapes
+    assert fixed["a"][0].__name__ == "q" and fixed["b"][0].__name__ == "past"
+    assert fixed["a"][0].max == fixed["b"][0].max == int_oo
     assert_one_round_fix(report, model, args, {})

@@ -24,6 +24,8 @@ from dimsolve.diagnostics.model import (
     Specialize,
 )
 from dimsolve.dims.model import DimKind, Spec, linear_text
+from dimsolve.export.auto_relation import defining_relation
+from dimsolve.export.finding_owners import assign_guards, range_text, roots_of, shared_note
 from dimsolve.export.index_findings import index_finding
 from dimsolve.export.terms import display_names, root_paths, root_ref, root_term, root_uses, spec_summary, user_expr
 from dimsolve.export.torch_behaviour import TorchModel
@@ -31,21 +33,6 @@ from dimsolve.guards.model import GuardRecord, GuardSet
 from dimsolve.solver.check import GuardViolation, Verdict
 from dimsolve.solver.problem import Problem
 from dimsolve.solver.synthesis import FixPlan
-
-
-def _roots_of(problem: Problem, v: GuardViolation) -> set[str]:
-    roots = set()
-    for sym in v.guard.symbols:
-        for e in problem.entries_of.get(sym, []):
-            if e.dim.root:
-                roots.add(e.dim.root)
-    return roots
-
-
-def _range_text(lo: int, hi: int | None) -> str:
-    if hi is None:
-        return f">= {lo}"
-    return f"<= {hi}" if lo <= 2 else f"in [{lo}, {hi}]"
 
 
 _SILENT = ": torch would export, then reject admitted inputs at run time"
@@ -97,9 +84,9 @@ def _describe_range(change: SetRange, spec: Spec, multi_symbol: bool, raises: bo
     if multi_symbol:
         message = f"the model only supports part of the range of {root_ref(spec, change.target)}"
     elif root_term(spec, change.target) != change.target:  # the root is an input dim: x.shape[0] (`d`) <= 4
-        message = f"the model only supports {root_ref(spec, change.target)} {_range_text(change.min, change.max)}"
+        message = f"the model only supports {root_ref(spec, change.target)} {range_text(change.min, change.max)}"
     else:  # only derived uses: the range is the root's, `d` <= 4 (x.shape[0] is d + 1)
-        rng = _range_text(change.min, change.max)
+        rng = range_text(change.min, change.max)
         message = f"the model only supports `{change.target}` {rng}{root_uses(spec, [change.target])}"
     return ("DS301", message) if raises else ("DS302", message + _SILENT)
 
@@ -160,6 +147,11 @@ def _diagnostic(problem: Problem, change: SpecChange, extra: Sequence[SpecChange
     multi = any(len(v.guard.symbols) > 1 for v in vs)
     nonlinear = any(_is_nonlinear(v.guard.expr) for v in vs)
     code, message = _describe(change, problem.spec, multi, nonlinear, raises)
+    if isinstance(change, MakeAuto) and code == "DS203":
+        relation = defining_relation(problem, problem.guardset, change.target, vs)
+        if relation is not None:
+            message = (f"{root_ref(problem.spec, change.target)} must equal {relation}, "
+                       f"which a Dim cannot express")
     chosen = _chosen_form(problem, change)
     if chosen:
         message = chosen[0] + (_SILENT if code == "DS302" else "")
@@ -206,133 +198,25 @@ def _chosen_form(problem: Problem, change: SpecChange) -> tuple[str, ...]:
             f"the form is a choice, not a requirement: `{change.target}` = {other} also passes every guard")
 
 
-def _involved_roots(change: SpecChange) -> set[str]:
-    return {getattr(change, "target", "")} | ({change.root} if isinstance(change, Relate) else set())
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
-
-
-def _score(problem: Problem, plan: FixPlan, v: GuardViolation, change: SpecChange) -> float:
-    """How well ``change`` explains violation ``v``: same kind of constraint, same roots."""
-    roots, involved = _roots_of(problem, v), _involved_roots(change)
-    if not roots & involved and not _final(plan, roots) & _final(plan, involved):
-        return 0.0
-    is_equality = isinstance(v.guard.expr, sympy.Equality)
-    kind_match = is_equality == isinstance(change, (Relate, Specialize, MakeAuto))
-    # a new root (dx = 3*_dx - 1) answers a divisibility guard: that guard is its reason
-    divisibility = isinstance(change, Relate) and change.root not in problem.spec.roots and any(
-        type(a).__name__ in ("Mod", "PythonMod") for a in v.guard.expr.atoms(sympy.Function))
-    return (2.0 * kind_match + 1.5 * divisibility + _jaccard(roots, involved)
-            + _jaccard(_final(plan, roots), _final(plan, involved)))
-
-
-def _closeness(problem: Problem, plan: FixPlan, v: GuardViolation, change: SpecChange) -> float:
-    """How exactly a guard is about the dims a change touches (ties keep the trace order)."""
-    roots, involved = _roots_of(problem, v), _involved_roots(change)
-    return _jaccard(roots, involved) + _jaccard(_final(plan, roots), _final(plan, involved))
-
-
-def _final(plan: FixPlan, roots: set[str]) -> set[str]:
-    """Roots after the fix: ``dy = dx`` maps dy to dx."""
-    out = set()
-    for r in roots:
-        change = plan.change_of.get(r)
-        out.add(change.root if isinstance(change, Relate) else r)
-    return out
-
-
-def _shared_range(spec: Spec, narrowing: SetRange, relation: Relate) -> bool:
-    """``narrowing`` is only the range the related dims share: ``mask_seq = seq`` with ``mask_seq`` max=32
-    narrows ``seq`` (max=64) to max=32. That narrowing is part of the relation, not a finding of its own."""
-    target, root = spec.roots.get(relation.target), spec.roots.get(relation.root)
-    if narrowing.target != relation.root or target is None or root is None or relation.coeff <= 0:
-        return False
-    c, o = relation.coeff, relation.offset
-    lo = max(root.min, -((o - target.min) // c))  # ceil((target.min - o) / c)
-    hi = None if target.max is None else (target.max - o) // c
-    hi = hi if root.max is None else root.max if hi is None else min(hi, root.max)
-    return (narrowing.max == hi and max(narrowing.min, 2) == max(lo, 2)
-            and (narrowing.min, narrowing.max) != (root.min, root.max))
-
-
-def _shared_note(spec: Spec, narrowing: SetRange, relation: Relate) -> str:
-    other = spec.roots[relation.target]
-    return (f"with this relation, {root_ref(spec, narrowing.target)} can only be "
-            f"{_range_text(narrowing.min, narrowing.max)}, as {root_ref(spec, relation.target)} is "
-            f"{_range_text(other.min, other.max)}")
-
-
-def _folded_ranges(problem: Problem, changes: list[SpecChange], owned: dict[int, list[GuardViolation]]
-                   ) -> dict[int, int]:
-    """Range changes no guard asks for that only carry a relation's shared range: index -> relation index."""
-    out = {}
-    for i, change in enumerate(changes):
-        if not isinstance(change, SetRange) or owned[i]:
-            continue
-        for j, other in enumerate(changes):
-            if isinstance(other, Relate) and _shared_range(problem.spec, change, other):
-                out[i] = j
-                break
-    return out
-
-
-def _share_ties(problem: Problem, plan: FixPlan, changes: list[SpecChange],
-                owned: dict[int, list[GuardViolation]]) -> None:
-    """A change left without a guard takes one that explains it as well as it explains its owner's
-    (``e = d`` and ``f = d`` tie on ``e == f``), when that owner keeps another: each finding leads
-    with its own guard."""
-    for i, change in enumerate(changes):
-        if owned[i]:
-            continue
-        target = getattr(change, "target", "")
-        for j, theirs in owned.items():
-            ties = [v for v in theirs if len(theirs) > 1 and target in _roots_of(problem, v)
-                    and _score(problem, plan, v, change) >= _score(problem, plan, v, changes[j])]
-            if ties:
-                theirs.remove(ties[-1])
-                owned[i].append(ties[-1])
-                break
-
-
 def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | None) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     remaining = list(verdict.violations)
     torch = TorchModel(problem, {v.index for v in verdict.violations})
     if plan is not None:
-        changes = [c for c in plan.changes if not isinstance(c, NewRoot)]
         new_roots = {c.name: c for c in plan.changes if isinstance(c, NewRoot)}
-        owned: dict[int, list[GuardViolation]] = {i: [] for i in range(len(changes))}
-        remaining = []
-        for v in verdict.violations:
-            scores = [_score(problem, plan, v, c) for c in changes]
-            if scores and max(scores) > 0:
-                owned[scores.index(max(scores))].append(v)
-            else:
-                remaining.append(v)
-        _share_ties(problem, plan, changes, owned)
-        folded = _folded_ranges(problem, changes, owned)
-        for i, change in enumerate(changes):
-            if i in folded:
+        owners = assign_guards(problem, verdict, plan)
+        remaining = owners.remaining
+        for i, change in enumerate(owners.changes):
+            if i in owners.folded:
                 continue
-            # the guard that best explains the change leads (its line, its counterexample)
-            owned[i].sort(key=lambda v, c=change: -_closeness(problem, plan, v, c))
-            if not owned[i]:  # a change needed by a guard another change owns: show that guard too
-                context = max(verdict.violations, key=lambda v: _score(problem, plan, v, change), default=None)
-                if context is not None and _score(problem, plan, context, change) > 0:
-                    owned[i] = [context]
-            if not owned[i] and isinstance(change, Specialize):  # a DS401 names the guard that pins it
-                owned[i] = _pinning(problem, change)
-            if isinstance(change, MakeAuto):  # the relation torch will infer leads
-                relation = [v for v in verdict.violations if isinstance(v.guard.expr, sympy.Equality)
-                            and change.target in _roots_of(problem, v)]
-                owned[i] = relation[:1] + [v for v in owned[i] if v not in relation[:1]]
+            vs = owners.owned[i]
+            if not vs and isinstance(change, Specialize):  # a DS401 names the guard that pins it
+                vs = _pinning(problem, change)
             extra = [new_roots[change.root]] if isinstance(change, Relate) and change.root in new_roots else []
-            shared = [changes[k] for k, j in folded.items() if j == i]
-            notes = tuple(_shared_note(problem.spec, c, change) for c in shared)  # type: ignore[arg-type]
-            raises = _torch_raises(problem, plan, change, owned[i], torch)
-            out.append(_diagnostic(problem, change, extra + shared, owned[i], plan.verified, raises, notes))
+            shared = [owners.changes[k] for k, j in owners.folded.items() if j == i]
+            notes = tuple(shared_note(problem.spec, c, change) for c in shared)  # type: ignore[arg-type]
+            raises = _torch_raises(problem, plan, change, vs, torch)
+            out.append(_diagnostic(problem, change, extra + shared, vs, plan.verified, raises, notes))
     out += [_unattributed(problem, v, v.index < 0 or torch.raises(v.index)) for v in remaining]
     return sorted(out, key=_source_order)
 
@@ -372,7 +256,7 @@ def _unattributed(problem: Problem, v: GuardViolation, raises: bool) -> Diagnost
         code=_raising_code(v.guard.expr) if raises else "DS302",
         severity=Severity.ERROR,
         message=f"the spec admits inputs that fail `{guard}`" + ("" if raises else _SILENT),
-        paths=_spec_paths(problem.spec, _roots_of(problem, v)),
+        paths=_spec_paths(problem.spec, roots_of(problem, v)),
         labels=(Label(v.guard.origin, guard),) if v.guard.origin else (),
         help=("no fix in torch's Dim language was found; narrow the Dims involved or use Dim.AUTO",),
         facts={"guard": guard, "counterexample": _counterexample(problem, v), "spec": spec_summary(problem.spec)},

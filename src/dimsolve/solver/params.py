@@ -170,7 +170,25 @@ def solve_equalities(problem: Problem, as_equal: frozenset[int] = frozenset()) -
     elim, _ = eliminate(eqs, order)
     if elim.inconsistent:
         return None
+    sums = _sum_pivots(elim)
+    if sums:  # solve for the sum instead: kv = q + past holds for every q, past; past = kv - q does not
+        elim, _ = eliminate(eqs, order[:len(problem.vars)] + sums + [v for v in order[len(problem.vars):]
+                                                                      if v not in sums])
     return elim, set(guard_index)
+
+
+def _sum_pivots(elim: Elimination) -> list[str]:
+    """Roots to solve for first so that a root defined by several others is their positive sum:
+    ``past = kv - q`` (a difference, valid only where kv > q) becomes ``kv = q + past``."""
+    out: list[str] = []
+    for var, expr in elim.solved.items():
+        roots = {v: c for v, c in expr.items() if v.startswith(ROOT)}
+        if not var.startswith(ROOT) or len(roots) < 2:
+            continue
+        positive = [v for v, c in roots.items() if c > 0]
+        if len(positive) == 1 and roots[positive[0]] == 1 and positive[0] not in out:
+            out.append(positive[0])
+    return out
 
 
 def mod_periods(problem: Problem, elim: Elimination, param: str, violated: set[int], floordiv: bool = False) -> int:
