@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import enum
 from typing import NamedTuple
 
 import pytest
@@ -37,8 +38,13 @@ torch.export.register_dataclass(Batch)
 
 
 class Takes(torch.nn.Module):
-    def forward(self, p):
+    def forward(self, p, extra=None):
         return p
+
+
+class TakesTwo(torch.nn.Module):
+    def forward(self, p, extra):
+        return p + 1
 
 
 d, e = Dim("d"), Dim("e")
@@ -96,3 +102,29 @@ def test_python_source_names_the_users_class():
     queue = parse_spec(Takes(), (QUEUE,), None, {"p": collections.deque([(d, 3), (d, 3)])})
     source = render_python(queue.spec)
     assert source.startswith("import collections\n") and "collections.deque([(d, 3), (d, 3)])" in source
+
+
+@dataclasses.dataclass
+class Unregistered:
+    x: torch.Tensor
+
+
+class Mode(enum.Enum):
+    FAST = 1
+
+
+@pytest.mark.parametrize("value", [Unregistered(t(4, 3)), torch.device("cpu"), object()],
+                         ids=["dataclass", "device", "object"])
+def test_an_input_torch_cannot_flatten_is_a_ds110_at_its_path(value):
+    parsed = parse_spec(Takes(), (t(2), {"state": value}), None, {"p": None, "extra": {"state": None}})
+    (finding,) = parsed.diagnostics
+    assert finding.code == "DS110" and finding.paths == ('dynamic_shapes["extra"]["state"]',)
+    assert finding.message == f"extra['state'] is a {type(value).__name__}, which torch.export cannot take as an input"
+    with pytest.raises((ValueError, AssertionError, torch._dynamo.exc.UserError)):
+        torch.export.export(TakesTwo(), (t(2), {"state": value}))
+
+
+@pytest.mark.parametrize("value", [Mode.FAST, 2.5, "text", True, None])
+def test_values_torch_takes_as_constants_are_not_flagged(value):
+    assert parse_spec(Takes(), (t(2), value), None, {"p": None, "extra": None}).ok
+    torch.export.export(TakesTwo(), (t(2), value))

@@ -83,3 +83,21 @@ def test_each_relation_leads_with_its_own_guard():
     assert lead == {"e": "o['a'].shape[0] == o['b'].shape[0]", "f": "o['b'].shape[0] == n.a.shape[0]"}
     assert "Pair(a=(d, 3), b=None)" in report.fix_code
     assert_one_round_fix(report, AddAll(), args, {}, names={"Pair": Pair})
+
+
+@dataclasses.dataclass
+class NotRegistered:
+    a: torch.Tensor
+    b: torch.Tensor
+
+
+@pytest.mark.torch
+def test_an_unregistered_container_is_named_before_any_trace():
+    # torch says the spec's structure does not match; the way out is registering the class
+    args = (NotRegistered(torch.randn(4, 3), torch.randn(4, 3)),)
+    spec = {"p": [(d, 3), (d, 3)]}
+    report = dimsolve.check_dynamic_shapes(AddPair(), args, dynamic_shapes=spec)
+    assert [(x.code, x.paths) for x in report.diagnostics] == [("DS110", ('dynamic_shapes["p"]',))]
+    assert "register_dataclass" in report.diagnostics[0].help[0]
+    with pytest.raises(torch._dynamo.exc.UserError):
+        torch.export.export(AddPair(), args, dynamic_shapes=spec)

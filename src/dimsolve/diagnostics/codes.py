@@ -33,6 +33,7 @@ CODES: dict[str, Code] = {
         Code("DS107", "conflicting-dim", _E, "two different Dims share one name, or one Dim takes two values in the examples"),
         Code("DS108", "static-mismatch", _E, "a static size in the spec does not match the example input"),
         Code("DS109", "malformed-spec", _E, "a dynamic_shapes value has a type torch does not accept"),
+        Code("DS110", "unsupported-input", _E, "an example input is of a class torch.export cannot take as an input"),
         # DS2xx: relations between dimensions
         Code("DS201", "must-be-equal", _E, "the model requires two dimensions the spec keeps independent to be equal"),
         Code("DS202", "must-be-related", _E, "the model requires a linear relation between dimensions (dy = dx + 1)"),

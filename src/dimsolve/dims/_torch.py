@@ -77,6 +77,27 @@ def registered_children(value: Any) -> list[tuple[Key, Any]] | None:
     return list(enumerate(children))
 
 
+def unsupported_input(value: Any) -> bool:
+    """torch.export refuses ``value`` as an input (or leaf of one): not a tensor, a plain value, an
+    enum, a module or script object, nor a class registered with torch's pytree. Checked before
+    tracing, since torch's own error names neither the input nor the way out."""
+    if "torch" not in sys.modules or value is None:
+        return False
+    import enum
+
+    import torch
+    from torch.utils import _pytree as pytree
+
+    plain = (int, float, bool, str, enum.Enum, torch.Tensor, torch.nn.Module, torch.ScriptObject)
+    if isinstance(value, plain) or pytree._get_node_type(value) in pytree.SUPPORTED_NODES:
+        return False
+    try:
+        from torch._library.opaque_object import is_opaque_value
+    except ImportError:  # an older torch without opaque objects
+        return True
+    return not is_opaque_value(value)
+
+
 def spec_tree(value: Any, leaf: Callable[[Any], Any]) -> Any:
     """A ``dynamic_shapes`` value shaped as torch wants it for ``value``, with ``leaf(x)`` at each
     leaf: dicts and lists as themselves, a namedtuple as its own class, a registered class as a list."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from dimsolve.diagnostics.model import Diagnostic
 from dimsolve.dims._common import describe, diag, is_plain_int, root_text, sub_path
-from dimsolve.dims._torch import TorchTypes, hint_style, read_dim, registered_children
+from dimsolve.dims._torch import TorchTypes, hint_style, read_dim, registered_children, unsupported_input
 from dimsolve.dims.model import (SCALAR_AXIS, AttrKey, DimKind, DimPath, DimSpec, InputPath, Key, LayoutNode, NodeKind,
                                   RootDim, SpecEntry)
 
@@ -81,6 +81,8 @@ class SpecWalker:
             shape = _Shape(f"a {type(value).__name__} (flattened by torch to [{names}])", f"a list [{names}]",
                            lambda s: type(s) is list, NodeKind.LIST)
             return self._sequence(children, spec, ipath, spath, shape)
+        if unsupported_input(value):
+            return self._unsupported(value, ipath, spath)
         return self._leaf(value, spec, ipath, spath)
 
     # --- containers ----------------------------------------------------------------------------
@@ -140,6 +142,17 @@ class SpecWalker:
             if key not in spec:
                 message = f"{spath} has no entry for key {key!r} of {ipath}"
                 self.error("DS101", message, (sub_path(spath, key),), f"add {key!r}: None (static) or a spec for it")
+
+    def _unsupported(self, value: Any, ipath: InputPath, spath: str) -> LayoutNode:
+        cls = type(value)
+        how = (f"register {cls.__name__} with torch.export.register_dataclass (a dataclass) or "
+               f"torch.utils._pytree.register_pytree_node, or pass its tensors instead")
+        if cls.__module__.startswith("transformers.") and "Cache" in cls.__name__:
+            how = ("call transformers.integrations.executorch.register_dynamic_cache_export_support() before "
+                   "exporting (it registers the cache with torch's pytree), then give its spec as a list")
+        message = f"{ipath} is a {cls.__name__}, which torch.export cannot take as an input"
+        self.error("DS110", message, (spath,), how)
+        return LayoutNode(NodeKind.NONE, input=ipath)
 
     def _leaf(self, value: Any, spec: Any, ipath: InputPath, spath: str) -> LayoutNode:
         if spec is UNSPECIFIED or spec is None:
