@@ -1,6 +1,7 @@
 """Every DS1xx error names the offending spec path; all errors are collected, none is raised."""
 
 import pytest
+import torch
 from dims_helpers import DictInput, FloatInput, IntInput, ListInput, Two, WithKwargs, t
 from torch.export import Dim
 from torch.export.dynamic_shapes import _DimHint, _DimHintType
@@ -107,6 +108,23 @@ def test_error_wording(model, args, kwargs, spec, code, path):
         assert not d.message.endswith("."), d.message
         assert d.help and all(h and not h.endswith(".") for h in d.help)
         assert d.paths
+
+
+class VarArgs(torch.nn.Module):
+    def forward(self, *xs):
+        return xs[0] + xs[1]
+
+
+def test_specs_of_star_args_given_one_per_element_are_one_ds101():
+    # torch binds *xs as one input: ((d,), (d,)) has one entry too many, not two misplaced specs
+    args = (t(4), t(4))
+    found = parse_spec(VarArgs(), args, None, ((d,), (d,))).diagnostics
+    assert [(f.code, f.paths) for f in found] == [("DS101", ("dynamic_shapes",))]
+    assert "group the specs of *xs into one tuple at position 0" in found[0].help[0]
+    with pytest.raises(torch._dynamo.exc.UserError):
+        torch.export.export(VarArgs(), args, dynamic_shapes=((d,), (d,)))
+    assert parse_spec(VarArgs(), args, None, (((d,), (d,)),)).ok  # the grouped form torch takes
+    torch.export.export(VarArgs(), args, dynamic_shapes=(((d,), (d,)),))
 
 
 def test_all_errors_are_collected():

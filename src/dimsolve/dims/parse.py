@@ -60,7 +60,7 @@ def parse_spec(
     if deep is not None:
         return ParseResult(None, (deep,))
     walker = SpecWalker(types)
-    top = _TopLevel(walker, inputs, params, kwargs)
+    top = _TopLevel(walker, inputs, params, kwargs, _var_positional(signature_or_callable, types))
     layout = top.parse(dynamic_shapes)
     if var_keyword in inputs and layout.kind is not NodeKind.NONE:
         top.var_keyword_error(var_keyword, by_name=layout.kind is NodeKind.DICT)
@@ -128,15 +128,27 @@ def _bind(
     return dict(arguments), tuple(sig.parameters), var_keyword
 
 
+def _var_positional(target: Any, types: TorchTypes | None) -> str | None:
+    """The name of forward's ``*args`` parameter, if it has one."""
+    try:
+        fn = getattr(target, "forward") if types is not None and isinstance(target, types.module) else target
+        sig = target if isinstance(target, inspect.Signature) else inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    return next((p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+
+
 class _TopLevel:
     """Match the top level of the spec to forward's inputs."""
 
-    def __init__(self, walker: SpecWalker, inputs: dict[str, Any], params: tuple[str, ...], kwargs: dict[str, Any]):
+    def __init__(self, walker: SpecWalker, inputs: dict[str, Any], params: tuple[str, ...], kwargs: dict[str, Any],
+                 var_positional: str | None = None):
         self.w = walker
         self.inputs = inputs
         self.names = list(inputs)
         self.params = params
         self.kwargs = kwargs
+        self.var_positional = var_positional
 
     def parse(self, spec: Any) -> LayoutNode:
         if spec is None or (isinstance(spec, (dict, tuple, list)) and len(spec) == 0):
@@ -200,6 +212,8 @@ class _TopLevel:
 
     def _by_position(self, spec: Sequence[Any]) -> LayoutNode:
         shown = ", ".join(self.names)
+        if self.var_positional in self.inputs and len(spec) > len(self.names):
+            return self._flattened_var_positional(spec, self.var_positional)
         for i in range(len(self.names), len(spec)):
             self.w.error(
                 "DS101",
@@ -221,6 +235,23 @@ class _TopLevel:
             children.append(self.w.walk(self.inputs[name], child, InputPath((name,)), sub_path(TOP, i)))
         kind = NodeKind.LIST if isinstance(spec, list) else NodeKind.TUPLE
         return LayoutNode(kind, keys=tuple(range(len(self.names))), children=tuple(children))
+
+    def _flattened_var_positional(self, spec: Sequence[Any], name: str) -> LayoutNode:
+        """One spec per element of ``*name`` at the top level: torch binds ``*name`` as one input."""
+        at = self.names.index(name)
+        n = len(self.inputs[name])
+        self.w.error(
+            "DS101",
+            f"dynamic_shapes gives {len(spec)} entries, but torch binds *{name} ({n} tensors) as one input: "
+            f"forward takes {len(self.names)} inputs ({', '.join(self.names)})",
+            (TOP,),
+            f"group the specs of *{name} into one tuple at position {at}, e.g. "
+            f"dynamic_shapes = ({'..., ' * at}(<spec of {name}[0]>, ..., <spec of {name}[{n - 1}]>),), "
+            f"or key it by name: {{\"{name}\": (...)}}",
+        )
+        children = tuple(self.w.walk(self.inputs[k], UNSPECIFIED, InputPath((k,)), sub_path(TOP, i))
+                         for i, k in enumerate(self.names))
+        return LayoutNode(NodeKind.TUPLE, keys=tuple(range(len(self.names))), children=children)
 
     def _check_kwarg_order(self) -> None:
         # torch checks a positional spec against signature order but builds ranges in call order
