@@ -81,3 +81,23 @@ def test_a_sum_of_dims_leaves_only_the_sum_to_auto(model):
     assert fixed["a"][0].__name__ == "q" and fixed["b"][0].__name__ == "past"
     assert fixed["a"][0].max == fixed["b"][0].max == int_oo
     assert_one_round_fix(report, model, args, {})
+
+
+class ViewLikeIds(torch.nn.Module):
+    """GPT-2's ``token_type_ids.view(-1, input_ids.shape[-1])``: divisibility guards over three sizes."""
+
+    def forward(self, ids: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
+        return tt.view(-1, ids.shape[-1]) + ids
+
+
+@pytest.mark.torch
+def test_a_relation_torch_objects_to_is_an_error_torch_raises_not_a_silent_one():
+    # the guards are modular, which torch usually only checks at run time; here its solver ties
+    # tt_seq to seq and export raises: torch's own objection decides the code (DS201, not DS302)
+    model, args = ViewLikeIds(), (torch.randn(2, 8), torch.randn(2, 8))
+    spec = {"ids": (Dim("batch", max=16), Dim("seq", max=64)), "tt": (Dim("batch", max=16), Dim("tt_seq", max=64))}
+    with pytest.raises(torch._dynamo.exc.UserError, match="tt_seq"):
+        torch.export.export(model, args, dynamic_shapes=spec)
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    assert [(d.code, d.fixes[0].changes) for d in report.diagnostics] == [("DS201", (Relate("tt_seq", "seq"),))]
+    assert_one_round_fix(report, model, args, {})

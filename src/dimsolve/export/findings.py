@@ -198,10 +198,14 @@ def _chosen_form(problem: Problem, change: SpecChange) -> tuple[str, ...]:
             f"the form is a choice, not a requirement: `{change.target}` = {other} also passes every guard")
 
 
-def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | None) -> list[Diagnostic]:
+def violation_diagnostics(problem: Problem, verdict: Verdict, plan: FixPlan | None,
+                          raised_roots: frozenset[str] = frozenset()) -> list[Diagnostic]:
+    """``raised_roots``: roots torch's own export of the spec objected to (it raised on them), which
+    overrule the replayed model of when torch raises."""
     out: list[Diagnostic] = []
     remaining = list(verdict.violations)
     torch = TorchModel(problem, {v.index for v in verdict.violations})
+    torch.raising_roots |= raised_roots
     if plan is not None:
         new_roots = {c.name: c for c in plan.changes if isinstance(c, NewRoot)}
         owners = assign_guards(problem, verdict, plan)

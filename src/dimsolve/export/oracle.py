@@ -81,20 +81,21 @@ def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic
     from dimsolve.export.unproven import unexplained_failure, unproven_report
 
     report = None
+    raised = _objected_roots(first, spec)
     if guardset is None and _complete(first, spec):
-        report = check_against(first.guardset, spec, timeout_ms)
+        report = check_against(first.guardset, spec, timeout_ms, raised)
         guardset = first.guardset if not _pinned_by_static(report, spec) else None
     if guardset is None:
         guardset = trace_variant(model, args, kwargs, strict=strict)
     if report is None or report.guardset is not guardset:
-        report = check_against(guardset, spec, timeout_ms)
+        report = check_against(guardset, spec, timeout_ms, raised)
     report = recheck_zero_one(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
     if not report.ok:
         return report
     if guardset is first.guardset:
         own = report
     elif own is None and first.constraint_violation:
-        own = check_against(first.guardset, spec, timeout_ms)
+        own = check_against(first.guardset, spec, timeout_ms, raised)
     if own is not None and not own.ok:
         note = ("found in torch.export's trace of the spec as written: its static sizes are constants there, "
                 "which change the model's checks (a branch, a bound) from those of a trace with every size dynamic")
@@ -103,6 +104,17 @@ def _findings(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic
     if first.constraint_violation:
         return unproven_report(report, first)
     return unexplained_failure(report, first)
+
+
+def _objected_roots(first: Attempt, spec: Spec) -> frozenset[str]:
+    """The spec's roots torch named when it refused the spec: a finding on them is one torch raises,
+    whatever dimsolve's replay of torch's rules predicts."""
+    if not first.constraint_violation:
+        return frozenset()
+    roots = {o.dim_name for o in first.objections if o.dim_name in spec.roots}
+    for o in first.objections:
+        roots |= {e.dim.root for path in o.dims if (e := spec.entry(path)) is not None and e.dim.root}
+    return frozenset(roots)
 
 
 def _warned_fix(report: Report) -> bool:

@@ -32,8 +32,9 @@ def _search_exhausted() -> Diagnostic:
     )
 
 
-def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
-    """Every finding of ``spec`` against ``guardset``, with the fixed and pinned specs."""
+def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int, raised_roots: frozenset[str] = frozenset()) -> Report:
+    """Every finding of ``spec`` against ``guardset``, with the fixed and pinned specs. ``raised_roots``:
+    the roots torch's export of ``spec`` objected to, when dimsolve has seen it raise."""
     from dimsolve.export.findings import (root_shift_diagnostics, solver_limit_diagnostics, violation_diagnostics,
                                           zero_one_diagnostics)
     from dimsolve.export.guard_defects import defect_diagnostics
@@ -62,7 +63,7 @@ def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Report:
         if plan is not None and plan.exhausted:  # out of budget: the violations stand, their fix is unknown
             plan = None
             diagnostics.append(_search_exhausted())
-        diagnostics += violation_diagnostics(problem, verdict, plan)
+        diagnostics += violation_diagnostics(problem, verdict, plan, raised_roots)
         if plan is not None:
             fixed, verified = plan.fixed_spec, plan.verified
     if verdict.status is Status.VALID or fixed is not None:  # the program also checks sizes of 1 a Dim admits
