@@ -9,7 +9,7 @@ from torch.export import Dim
 from torch.utils._sympy.numbers import int_oo
 
 import dimsolve
-from dimsolve.diagnostics.model import MakeAuto, Relate, SetRange
+from dimsolve.diagnostics.model import MakeAuto, Relate, SetRange, Specialize
 
 
 class TokensPlusMask(torch.nn.Module):
@@ -100,4 +100,29 @@ def test_a_relation_torch_objects_to_is_an_error_torch_raises_not_a_silent_one()
         torch.export.export(model, args, dynamic_shapes=spec)
     report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
     assert [(d.code, d.fixes[0].changes) for d in report.diagnostics] == [("DS201", (Relate("tt_seq", "seq"),))]
+    assert_one_round_fix(report, model, args, {})
+
+
+class Project(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+@pytest.mark.torch
+def test_a_dim_that_stops_below_two_is_made_static_not_grown():
+    # max=1 forbids the example of 2 that would keep batch dynamic: the only fix is batch = 1
+    model, args = Project(), (torch.randn(1, 8, 4),)
+    spec = {"x": (Dim("batch", max=1), Dim("seq", max=64), 4)}
+    with pytest.raises(torch._dynamo.exc.UserError, match="batch"):
+        torch.export.export(model, args, dynamic_shapes=spec)
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes=spec)
+    (finding,) = report.diagnostics
+    assert finding.code == "DS403" and "can only be 0 or 1" in finding.message
+    assert finding.fixes[0].changes == (Specialize("batch", 1),)
+    assert report.fixed_example is None
+    assert report.fixed_dynamic_shapes["x"][0] == 1
     assert_one_round_fix(report, model, args, {})

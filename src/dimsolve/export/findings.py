@@ -23,7 +23,7 @@ from dimsolve.diagnostics.model import (
     SpecChange,
     Specialize,
 )
-from dimsolve.dims.model import DimKind, Spec, linear_text
+from dimsolve.dims.model import DimKind, Spec, SpecEntry, linear_text
 from dimsolve.export.auto_relation import defining_relation
 from dimsolve.export.finding_owners import assign_guards, range_text, roots_of, shared_note
 from dimsolve.export.index_findings import index_finding
@@ -312,11 +312,16 @@ def root_shift_diagnostics(spec: Spec) -> list[Diagnostic]:
 
 def zero_one_diagnostics(problem: Problem) -> list[Diagnostic]:
     """Dims the spec makes dynamic but torch traced as static because the example size is 0 or 1."""
+    from dimsolve.export.zero_one import capped_at_one
+
     out = []
     for entry in problem.unsymbolic:
         if entry.example not in (0, 1):
             continue
         name = f" (`{entry.dim.expr_text()}`)" if entry.dim.is_named else f" ({entry.dim.expr_text()})"
+        if capped_at_one(problem.spec, entry):
+            out.append(_capped_diagnostic(problem.spec, entry, name))
+            continue
         # AUTO asked torch to decide, and torch decided "static": a surprise worth a warning, not an error
         severity = Severity.WARNING if entry.dim.kind is DimKind.AUTO else Severity.ERROR
         out.append(Diagnostic(
@@ -327,3 +332,21 @@ def zero_one_diagnostics(problem: Problem) -> list[Diagnostic]:
             facts={"spec": spec_summary(problem.spec)},
         ))
     return out
+
+
+def _capped_diagnostic(spec: Spec, entry: SpecEntry, name: str) -> Diagnostic:
+    """A size whose own Dim stops below 2: torch specialises 0 and 1, so it is static whatever the example."""
+    root = entry.dim.root if entry.dim.is_named and entry.dim.root in spec.roots else None
+    fixes: tuple[Fix, ...] = ()
+    if root is not None:
+        value = (entry.example - entry.dim.offset) // entry.dim.coeff
+        fixes = (Fix(f"make `{root}` static ({value})", (Specialize(root, value),)),)
+    return Diagnostic(
+        code="DS403", severity=Severity.ERROR,
+        message=(f"{entry.path}{name} can only be 0 or 1 under the spec, and torch specialises sizes 0 and 1: "
+                 f"it cannot be dynamic"),
+        paths=(entry.spec_path,),
+        help=(f"make it static ({entry.example}), or raise the Dim's max and use an example >= 2 to keep it dynamic",),
+        fixes=fixes,
+        facts={"spec": spec_summary(spec)},
+    )

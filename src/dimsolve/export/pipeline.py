@@ -35,6 +35,7 @@ def _search_exhausted() -> Diagnostic:
 def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int, raised_roots: frozenset[str] = frozenset()) -> Report:
     """Every finding of ``spec`` against ``guardset``, with the fixed and pinned specs. ``raised_roots``:
     the roots torch's export of ``spec`` objected to, when dimsolve has seen it raise."""
+    from dimsolve.dims.apply import apply_changes
     from dimsolve.export.findings import (root_shift_diagnostics, solver_limit_diagnostics, violation_diagnostics,
                                           zero_one_diagnostics)
     from dimsolve.export.guard_defects import defect_diagnostics
@@ -82,6 +83,12 @@ def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int, raised_roots:
     if shifts:
         diagnostics += shifts
         fixed = _shift_roots(fixed or spec)
+        verified = build_and_verify(guardset, fixed, timeout_ms)
+    base = fixed or spec
+    capped = [c for c in dict.fromkeys(c for d in diagnostics if d.code == "DS403" for f in d.fixes for c in f.changes)
+              if getattr(c, "target", None) in base.roots]
+    if capped:  # a Dim that stops below 2 can only be static
+        fixed = apply_changes(base, capped)
         verified = build_and_verify(guardset, fixed, timeout_ms)
     if fixed is not None:  # torch's rules on a Dim (a derived min >= 0, ...): the fix torch reads
         diagnostics, fixed = with_torch_rules(diagnostics, fixed)

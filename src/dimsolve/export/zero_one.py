@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dimsolve.dims.model import DimKind, DimPath, InputPath, Spec
+from dimsolve.dims.model import DimKind, DimPath, InputPath, Spec, SpecEntry
 from dimsolve.guards.model import GuardSet
 
 
@@ -23,9 +23,19 @@ class Bump:
 
 
 def specialised_dims(spec: Spec, guardset: GuardSet) -> list[DimPath]:
-    """Dimensions the spec makes dynamic that torch traced as 0/1 constants."""
+    """Dimensions the spec makes dynamic that torch traced as 0/1 constants, and that a grown example
+    could keep dynamic (not those whose Dim stops below 2: see ``capped_at_one``)."""
     special = {s.path for s in guardset.specializations}
-    return [e.path for e in spec.entries if e.dim.is_dynamic and e.path in special]
+    return [e.path for e in spec.entries if e.dim.is_dynamic and e.path in special and not capped_at_one(spec, e)]
+
+
+def capped_at_one(spec: Spec, entry: SpecEntry) -> bool:
+    """A size the spec's own Dim keeps at 0 or 1 (``Dim("batch", max=1)``): torch specialises every
+    such size, so it can never be dynamic, and no grown example is admitted."""
+    if entry.dim.is_named and entry.dim.root in spec.roots:
+        root = spec.roots[entry.dim.root]
+        return root.max is not None and entry.dim.coeff * root.max + entry.dim.offset < 2
+    return entry.dim.max is not None and entry.dim.max < 2
 
 
 def _new_sizes(spec: Spec, dims: list[DimPath], shift_all_hints: bool) -> dict[DimPath, int] | None:
