@@ -69,10 +69,11 @@ def repr_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _hint_ctor(lo: int | None, hi: int | None) -> str:
+def _hint_ctor(lo: int | None, hi: int | None, hint: str | None = None) -> str:
+    hint = hint or "DYNAMIC"
     # torch's own defaults (min=0, max unbounded) are left out, as torch's repr does
     bounds = [f"{k}={v}" for k, v in (("min", lo if lo != 0 else None), ("max", hi)) if v is not None]
-    return f"Dim.DYNAMIC({', '.join(bounds)})" if bounds else "Dim.DYNAMIC"
+    return f"Dim.{hint}({', '.join(bounds)})" if bounds else f"Dim.{hint}"
 
 
 def _assign(target: str, value: str) -> str:
@@ -97,7 +98,7 @@ def render_change(change: SpecChange) -> str:
     if isinstance(change, SetRange):
         if is_dim_name(change.target):
             return f"{change.target} = {dim_ctor(change.target, change.min, change.max)}"
-        return f"{change.target} -> {_hint_ctor(change.min, change.max)}"
+        return f"{change.target} -> {_hint_ctor(change.min, change.max, change.hint)}"
     if isinstance(change, Specialize):
         return _assign(change.target, str(change.value))
     if isinstance(change, Relate):
@@ -116,4 +117,7 @@ def render_change(change: SpecChange) -> str:
 
 def change_to_dict(change: SpecChange) -> dict[str, object]:
     """The plain-data wire form of a change: its fields plus a ``"type"`` tag (stdlib only)."""
-    return {"type": CHANGE_TYPES[type(change)], **asdict(change)}
+    fields = asdict(change)
+    if isinstance(change, SetRange) and change.hint is None:
+        del fields["hint"]  # a named Dim's range, or Dim.DYNAMIC: the form before hints had a field
+    return {"type": CHANGE_TYPES[type(change)], **fields}

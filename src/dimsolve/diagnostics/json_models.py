@@ -63,6 +63,7 @@ class SetRangeModel(BaseModel):
     target: str
     min: int
     max: int | None
+    hint: Literal["AUTO", "DYNAMIC"] | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class SpecializeModel(BaseModel):
@@ -116,7 +117,7 @@ class SpecChangeModel(RootModel[AnyChangeModel]):
 
 def _change_model(c: SpecChange) -> AnyChangeModel:
     if isinstance(c, SetRange):
-        return SetRangeModel(target=c.target, min=c.min, max=c.max)
+        return SetRangeModel(target=c.target, min=c.min, max=c.max, hint=c.hint)  # type: ignore[arg-type]
     if isinstance(c, Specialize):
         return SpecializeModel(target=c.target, value=c.value)
     if isinstance(c, Relate):
@@ -133,7 +134,7 @@ def _change_model(c: SpecChange) -> AnyChangeModel:
 
 def _change_value(m: AnyChangeModel) -> SpecChange:
     if isinstance(m, SetRangeModel):
-        return SetRange(m.target, m.min, m.max)
+        return SetRange(m.target, m.min, m.max, m.hint)
     if isinstance(m, SpecializeModel):
         return Specialize(m.target, m.value)
     if isinstance(m, RelateModel):

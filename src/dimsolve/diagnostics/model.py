@@ -40,11 +40,13 @@ class SourceLocation:
 
 @dataclass(frozen=True, slots=True)
 class SetRange:
-    """Give a root Dim a (tighter) range: ``dim = Dim("dim", min=3, max=6)``."""
+    """Give a root Dim a (tighter) range: ``dim = Dim("dim", min=3, max=6)``; for a ``Dim.AUTO`` /
+    ``Dim.DYNAMIC`` size (``target`` is its path) the range of that hint, which ``hint`` names."""
 
     target: str
     min: int
     max: int | None  # None: unbounded above
+    hint: str | None = None  # for a path target: the hint the range goes on, "AUTO" (None: Dim.DYNAMIC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,7 @@ def _unchecked(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixe
     elif isinstance(change, SetRange):
         lo = max(change.min, lowest_size(entry))
         what = f"must stay in [{lo}, {'inf' if change.max is None else change.max}]"
-        fixes = (SetRange(entry.target, change.min, change.max),)
+        fixes = (SetRange(entry.target, change.min, change.max, entry.dim.kind.name),)
     else:
         other = spec.users_of(change.root)[0]
         root = fixed.roots.get(change.root) if fixed is not None else None
