@@ -70,7 +70,8 @@ def test_a_closed_pipe_before_any_output_is_exit_141():
     pytest.param(["--port", "http"], "expected a port number", id="port-not-a-number"),
     pytest.param(["--request-timeout", "nan"], "positive number of seconds", id="timeout-nan"),
     pytest.param(["--request-timeout", "-3"], "positive number of seconds", id="timeout-negative"),
-    pytest.param(["--workers", "-1"], "must be positive", id="workers-negative"),
+    pytest.param(["--workers", "-1"], "must be 0 or more", id="workers-negative"),
+    pytest.param(["--cache-entries", "-5"], "must be 0 or more", id="cache-entries-negative"),
 ])
 def test_bad_serve_options_are_usage_errors(args, message):
     result = run("serve", *args, timeout=120)

@@ -7,6 +7,7 @@ in ``service.pool``'s worker processes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,12 +42,14 @@ log = logging.getLogger("dimsolve.service")
 DRAIN_FACTOR = 16  # an oversize body is read (and dropped) up to this many limits, so the client sees the 413
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the body is not JSON"},
+    408: {"model": ErrorResponse, "description": "the body was not complete within body_timeout_s"},
     413: {"model": ErrorResponse, "description": "the body is larger than max_body_bytes"},
     422: {"model": ErrorResponse, "description": "the request is malformed or over a limit (path and limit say which)"},
 }
 _SERVER_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "too many checks queued (max_pending), or a worker died: retry"},
-    504: {"model": ErrorResponse, "description": "the check took longer than request_timeout_s"},
+    504: {"model": ErrorResponse, "description": "the check took longer than request_timeout_s (a client's "
+                                                  "checks beyond its share of the workers queue within it)"},
 }
 
 
@@ -57,7 +60,8 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.pool = SolverPool(limits.workers, limits.max_pending, limits.request_timeout_s, limits.worker_memory_mb)
+        state.pool = SolverPool(limits.workers, limits.max_pending, limits.request_timeout_s, limits.worker_memory_mb,
+                                limits.max_per_client)
         await state.pool.start()
         try:
             yield
@@ -109,7 +113,7 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         Header ``X-Dimsolve-Cache`` says whether the answer was cached (``hit``), shared with an
         identical check already running (``joined``) or computed (``miss``).
         """
-        body = await _read_body(request, state.limits.max_body_bytes)
+        body = await _read_body(request, state.limits.max_body_bytes, state.limits.body_timeout_s)
         req = _parse(CheckRequest, body)
         check_sizes(state.limits, req.guardset, req.spec)
         check_guardset(req.guardset)
@@ -120,7 +124,8 @@ def _add_routes(app: FastAPI, state: _State) -> None:
         pool = state.pool
         if pool is None:  # pragma: no cover - the lifespan starts it before any request
             raise ServiceError(503, "overloaded", "the server is starting")
-        text, how = await state.cache.answer(key, lambda: pool.check(guardset, spec, timeout_ms))
+        client = request.client.host if request.client is not None else ""
+        text, how = await state.cache.answer(key, lambda: pool.check(guardset, spec, timeout_ms, client))
         return Response(text, media_type="application/json", headers={"X-Dimsolve-Cache": how})
 
     @app.post("/v1/explain", response_model=ExplainResponse, openapi_extra=_body_schema(ExplainRequest),
@@ -140,8 +145,17 @@ def _add_routes(app: FastAPI, state: _State) -> None:
                                doc=doc)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 past ``limit`` bytes whether or not a Content-Length says so."""
+async def _read_body(request: Request, limit: int, timeout_s: float = 30.0) -> bytes:
+    """The body, refused with 413 past ``limit`` bytes whether or not a Content-Length says so, and
+    with 408 when it is not complete within ``timeout_s`` (a sender trickling bytes holds a connection)."""
+    try:
+        return await asyncio.wait_for(_receive_body(request, limit), timeout_s)
+    except asyncio.TimeoutError:
+        raise limit_exceeded(f"the request body was not complete within {timeout_s:g} s (body_timeout_s)",
+                             None, "body_timeout_s", int(timeout_s), status=408) from None
+
+
+async def _receive_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     over = declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
@@ -279,8 +293,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = Non
     """Run the service until SIGINT/SIGTERM (uvicorn, one server process, ``limits.workers`` solver processes)."""
     import uvicorn
 
+    from dimsolve.service.pool import preflight_worker
+
     limits = limits or Limits()
+    if limits.workers > 0:  # a worker that cannot start (a memory cap too small) is an error now, not a hang
+        preflight_worker(limits.worker_memory_mb)
     config = uvicorn.Config(create_app(limits), host=host, port=port, log_level=log_level,
-                            timeout_graceful_shutdown=5, server_header=False)
+                            timeout_graceful_shutdown=5, server_header=False, limit_concurrency=limits.max_connections)
     uvicorn.Server(config).run()
 

@@ -41,6 +41,14 @@ def add_serve_parser(sub: Any) -> None:
                        help=f"seconds one check may take, queueing included: 504 past it (default: {defaults.request_timeout_s:g})")
     serve.add_argument("--worker-memory-mb", type=int, default=defaults.worker_memory_mb,
                        help=f"address space of one solver worker in MiB, 0 for no limit (default: {defaults.worker_memory_mb})")
+    serve.add_argument("--max-per-client", type=int, default=defaults.max_per_client,
+                       help="checks one client address may run or queue for a worker at once "
+                            "(default: 0, half the workers, at least one)")
+    serve.add_argument("--max-connections", type=int, default=defaults.max_connections,
+                       help=f"open connections; more get 503 (default: {defaults.max_connections})")
+    serve.add_argument("--body-timeout", type=_seconds, default=defaults.body_timeout_s,
+                       help=f"seconds a client may take to send its request body: 408 past it "
+                            f"(default: {defaults.body_timeout_s:g})")
     serve.add_argument("--cache-entries", type=int, default=defaults.cache_entries,
                        help=f"answers kept in the LRU cache, 0 for none (default: {defaults.cache_entries})")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
@@ -89,19 +97,29 @@ def run_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes, max_symbols=args.max_symbols, max_guards=args.max_guards,
         max_timeout_ms=args.max_timeout_ms, request_timeout_s=args.request_timeout, workers=args.workers,
         cache_entries=args.cache_entries, worker_memory_mb=args.worker_memory_mb,
+        max_per_client=args.max_per_client, max_connections=args.max_connections, body_timeout_s=args.body_timeout,
     )
-    bad = [name for name in ("max_body_bytes", "max_symbols", "max_guards", "max_timeout_ms", "request_timeout_s")
-           if getattr(limits, name) <= 0]
-    negative = [name for name in ("workers", "worker_memory_mb") if getattr(limits, name) < 0]
-    if bad or negative:
-        print(f"error: {', '.join(bad) or ', '.join(negative)} must be positive", file=sys.stderr)
+    bad = [name for name in ("max_body_bytes", "max_symbols", "max_guards", "max_timeout_ms", "request_timeout_s",
+                             "max_connections", "body_timeout_s") if getattr(limits, name) <= 0]
+    negative = [name for name in ("workers", "worker_memory_mb", "cache_entries", "max_per_client")
+                if getattr(limits, name) < 0]
+    if bad:
+        print(f"error: {', '.join(bad)} must be positive", file=sys.stderr)
+        return 2
+    if negative:
+        print(f"error: {', '.join(negative)} must be 0 or more", file=sys.stderr)
         return 2
     if not is_loopback(args.host):
         print(f"warning: listening on {args.host}, beyond loopback: the API has no authentication and other "
               "machines can send it work; put it behind an authenticating proxy (docs/service.md, Deployment)",
               file=sys.stderr)
+    from dimsolve.service.pool import WorkerStartError
+
     try:
         serve(args.host, args.port, limits, log_level=args.log_level)
+    except WorkerStartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except SystemExit as exc:  # uvicorn exits when it cannot listen; its ERROR line above says why
         if exc.code in (0, None):
             return 0

@@ -37,6 +37,9 @@ class Limits:
     worker_memory_mb: int = 2048  # address space of one solver worker (0: no limit); z3 stops at 3/4 of it
     workers: int = max(1, min(4, os.cpu_count() or 1))  # solver processes; 0 runs checks in one thread
     max_pending: int = 64  # checks queued or running at once: 503 past it
+    max_per_client: int = 0  # checks one client address may run or queue for a worker at once (0: half the workers)
+    max_connections: int = 256  # open connections (uvicorn's limit_concurrency): 503 past it
+    body_timeout_s: float = 30.0  # a request body not complete by then: 408 (a slow sender holds a connection)
     cache_entries: int = 1024  # LRU of answered checks (0 turns the cache off)
     cache_bytes: int = 64 * MIB
 

@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from dimsolve.service.errors import ServiceError, limit_exceeded
+from dimsolve.service.fairness import ClientShare
 
 log = logging.getLogger("dimsolve.service")
 
@@ -36,7 +37,13 @@ Outcome = tuple[Any, ...]
 
 MIB = 1024 * 1024
 STARTUP_TIMEOUT_S = 120.0  # a worker that has not warmed up by then is killed and started again
-RESTART_DELAY_S = 1.0  # between failed starts of a worker
+RESTART_DELAY_S = 1.0  # between failed starts of a worker, doubling up to MAX_RESTART_DELAY_S
+MAX_RESTART_DELAY_S = 60.0
+
+
+class WorkerStartError(RuntimeError):
+    """A solver worker could not start when the service started: a setting (the memory cap) or the
+    installation is wrong, and retrying would only hide it."""
 Z3_MEMORY_SHARE = 0.75  # of the worker's address-space cap: z3 gives up (DS901) before Python's MemoryError
 RECYCLE_SHARE = 0.5  # a worker whose resident memory has grown past this share of its cap is replaced
 
@@ -121,8 +128,12 @@ def worker_main(conn: Connection, memory_mb: int) -> None:
     """A worker: cap memory, warm up, say ``ready``, then answer ``(guardset, spec, timeout_ms)``
     jobs with ``(outcome, retiring)`` until the pipe closes or a job is None. ``retiring``: its
     memory grew past ``RECYCLE_SHARE`` of the cap, so it exits and the pool starts another."""
-    cap_memory(memory_mb)
-    warm_up()
+    try:
+        cap_memory(memory_mb)
+        warm_up()
+    except (MemoryError, OSError, ImportError) as exc:  # the cap is too small to load the solver
+        conn.send(("failed", type(exc).__name__ + (f": {exc}" if str(exc) else "")))
+        return
     conn.send("ready")
     while True:
         try:
@@ -136,6 +147,17 @@ def worker_main(conn: Connection, memory_mb: int) -> None:
         conn.send((outcome, retiring))
         if retiring:
             return
+
+
+def _start_failure(code: Any, memory_mb: int) -> str:
+    """Why a worker did not start: ``code`` is its exit code, None (no answer), or its own ("failed", why)."""
+    if isinstance(code, tuple):
+        why = f"failed to load the solver ({code[1]})"
+    else:
+        why = "did not report ready" if code is None else f"exited with code {code} before it was ready"
+    hint = (f"; its address space is capped at {memory_mb} MiB (--worker-memory-mb), too little to load the "
+            "solver: raise it (a worker needs about 300 MiB) or pass 0 for no cap") if memory_mb > 0 else ""
+    return f"a solver worker {why}{hint}"
 
 
 class _WorkerDied(Exception):
@@ -190,10 +212,43 @@ class PoolStatus:
     starting: int  # being started (a replacement after a deadline or a crash)
 
 
+def preflight_worker(memory_mb: int) -> None:
+    """Start and stop one worker before the server listens (blocking), so a setting that keeps workers
+    from starting is a clear startup error instead of a server that never becomes ready. The worker's
+    stderr goes to a scratch file: a child dying while it loads prints Python's traceback there, and
+    only its last line reaches the error."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile() as scratch:
+        saved = os.dup(2)
+        os.dup2(scratch.fileno(), 2)
+        try:
+            worker = _Worker(memory_mb)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        answer: Any = None
+        try:
+            if worker.conn.poll(STARTUP_TIMEOUT_S):
+                answer = worker.conn.recv()
+        except (EOFError, OSError):
+            answer = None
+        worker.kill()
+        if answer == "ready":
+            return
+        if answer is None:
+            scratch.seek(0)
+            last = [line for line in scratch.read().decode(errors="replace").splitlines() if line.strip()][-1:]
+            answer = ("failed", last[0]) if last else worker.process.exitcode
+        raise WorkerStartError(_start_failure(answer, memory_mb))
+
+
 class SolverPool:
     """Run checks off the event loop, at most ``max_pending`` at once, each within ``request_timeout_s``."""
 
-    def __init__(self, workers: int, max_pending: int, request_timeout_s: float, memory_mb: int = 0) -> None:
+    def __init__(self, workers: int, max_pending: int, request_timeout_s: float, memory_mb: int = 0,
+                 per_client: int = 0) -> None:
         self.workers = workers
         self.max_pending = max_pending
         self.request_timeout_s = request_timeout_s
@@ -206,6 +261,8 @@ class SolverPool:
         self._starting = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # one client's share of the workers (0: half of them, at least one)
+        self._share = ClientShare(per_client or max(1, workers // 2))
 
     async def start(self) -> None:
         """Start and warm up every worker (a few seconds: imports of sympy, z3 and dimsolve)."""
@@ -213,7 +270,7 @@ class SolverPool:
             await asyncio.get_running_loop().run_in_executor(self._thread, warm_up)
             return
         self._idle = asyncio.Queue()
-        await asyncio.gather(*(self._start_worker() for _ in range(self.workers)))
+        await asyncio.gather(*(self._start_worker(at_startup=True) for _ in range(self.workers)))
 
     def status(self) -> PoolStatus:
         if self._thread is not None:
@@ -233,8 +290,9 @@ class SolverPool:
         if self._thread is not None:
             self._thread.shutdown(wait=False, cancel_futures=True)
 
-    async def check(self, guardset: Any, spec: Any, timeout_ms: int) -> tuple[str, bool]:
-        """(report JSON, cacheable), or a ``ServiceError`` (the request's own, 503 when full, 504 when slow)."""
+    async def check(self, guardset: Any, spec: Any, timeout_ms: int, client: str = "") -> tuple[str, bool]:
+        """(report JSON, cacheable), or a ``ServiceError`` (the request's own, 503 when full, 504 when slow).
+        ``client``: the caller's address, which holds at most its share of the workers."""
         if self.pending >= self.max_pending:
             raise ServiceError(503, "overloaded", f"{self.pending} checks are already queued or running; retry later",
                                limit="max_pending", limit_value=self.max_pending)
@@ -243,7 +301,12 @@ class SolverPool:
             if self._thread is not None:
                 outcome = await self._in_thread(guardset, spec, timeout_ms)
             else:
-                outcome = await self._in_worker(guardset, spec, timeout_ms)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.request_timeout_s
+                async with self._share.slot(client, self.request_timeout_s) as got:
+                    if not got:
+                        raise self._too_slow()
+                    outcome = await self._in_worker(guardset, spec, timeout_ms, deadline)
         finally:
             self.pending -= 1
         if outcome[0] == "error":
@@ -268,12 +331,11 @@ class SolverPool:
         with self._lock:
             return run_check(guardset, spec, timeout_ms)
 
-    async def _in_worker(self, guardset: Any, spec: Any, timeout_ms: int) -> Outcome:
+    async def _in_worker(self, guardset: Any, spec: Any, timeout_ms: int, deadline: float) -> Outcome:
         """One check in a free worker, within the deadline (queueing included); a worker still busy at
         the deadline, or whose request is abandoned, is killed and replaced."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.request_timeout_s
-        worker = await self._take_worker()
+        worker = await self._take_worker(max(0.0, deadline - loop.time()))
         try:
             worker.conn.send((guardset, spec, timeout_ms))
             outcome, retiring = await asyncio.wait_for(worker.receive(), max(0.0, deadline - loop.time()))
@@ -294,12 +356,12 @@ class SolverPool:
             self._idle.put_nowait(worker)
         return outcome  # type: ignore[no-any-return]
 
-    async def _take_worker(self) -> _Worker:
-        """A free worker, waiting at most ``request_timeout_s`` (504 past it)."""
+    async def _take_worker(self, timeout_s: float) -> _Worker:
+        """A free worker, waiting at most ``timeout_s`` (504 past it)."""
         assert self._idle is not None  # start() made it
         getter = asyncio.ensure_future(self._idle.get())
         try:
-            await asyncio.wait({getter}, timeout=self.request_timeout_s)
+            await asyncio.wait({getter}, timeout=timeout_s)
         except BaseException:  # cancelled while waiting: a worker it got meanwhile goes back
             self._give_back(getter)
             raise
@@ -323,10 +385,12 @@ class SolverPool:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _start_worker(self) -> None:
-        """Start one worker and put it in the idle queue once warm; retry until it starts."""
+    async def _start_worker(self, at_startup: bool = False) -> None:
+        """Start one worker and put it in the idle queue once warm. At startup a failure is the
+        service's (``WorkerStartError``); later, a replacement is retried with a growing delay."""
         assert self._idle is not None
         self._starting += 1
+        delay = RESTART_DELAY_S
         try:
             while not self._closed:
                 worker = _Worker(self.memory_mb)
@@ -341,8 +405,12 @@ class SolverPool:
                     self._alive.add(worker)
                     self._idle.put_nowait(worker)
                     return
-                log.error("a solver worker did not start (exit code %s); trying again", worker.process.exitcode)
                 worker.kill()
-                await asyncio.sleep(RESTART_DELAY_S)
+                code = worker.process.exitcode if ready is None else ready
+                if at_startup:
+                    raise WorkerStartError(_start_failure(code, self.memory_mb))
+                log.error("a solver worker did not start (exit code %s); trying again in %g s", code, delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, MAX_RESTART_DELAY_S)
         finally:
             self._starting -= 1
