@@ -161,3 +161,23 @@ def test_a_factory_returning_args_that_are_not_a_tuple_is_a_usage_error(tmp_path
     result = run("check", f"{case}:tensor_args")
     assert result.returncode == 2 and "args must be a tuple" in result.stderr, result.stderr
     assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("source, target, message", [
+    ("import sys\nsys.exit(3)\n", "case.py:f", "importing case.py failed: SystemExit: 3"),
+    ("import sys\ndef f():\n    sys.exit(7)\n", "case.py:f", "f() raised SystemExit: 7"),
+    ("", ".:f", ". is a directory: expected a Python file"),
+    ("", "/dev/null:f", "/dev/null is not a regular file: expected a Python file"),
+])
+def test_check_reports_a_case_that_exits_or_is_not_a_file_as_a_usage_error(tmp_path, source, target, message):
+    (tmp_path / "case.py").write_text(source)
+    result = subprocess.run([sys.executable, "-m", "dimsolve.cli.main", "check", target], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300)
+    assert (result.returncode, result.stderr.strip()) == (2, f"error: {message}")
+
+
+def test_a_case_raising_keyboard_interrupt_stops_with_130_and_no_traceback(tmp_path):
+    (tmp_path / "case.py").write_text("raise KeyboardInterrupt\n")
+    result = subprocess.run([sys.executable, "-m", "dimsolve.cli.main", "check", "case.py:f"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300)
+    assert (result.returncode, result.stderr.strip()) == (130, "interrupted")

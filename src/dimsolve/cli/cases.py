@@ -33,6 +33,10 @@ def factory_line(target: str) -> int:
     return 1
 
 
+def _raised(exc: BaseException) -> str:
+    return type(exc).__name__ + (f": {exc}" if str(exc) else "")
+
+
 def load_case(target: str) -> Any:
     from dimsolve.export.api import Case
 
@@ -40,7 +44,8 @@ def load_case(target: str) -> Any:
     if not sep or not path or not factory_name:
         raise CaseError(f"expected path/to/file.py:factory, got {target!r}")
     if not os.path.isfile(path):
-        raise CaseError(f"no such file: {path}")
+        what = ("a directory" if os.path.isdir(path) else "not a regular file") if os.path.exists(path) else None
+        raise CaseError(f"{path} is {what}: expected a Python file" if what else f"no such file: {path}")
     # a name from the path itself, not ``hash()`` (salted per process): the same file gets the same
     # module name, and so the same class names in torch's messages, in every run
     digest = hashlib.sha256(os.path.abspath(path).encode("utf-8")).hexdigest()[:16]
@@ -51,15 +56,15 @@ def load_case(target: str) -> Any:
     sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's module failed to import: report it, don't crash
-        raise CaseError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # the user's module failed (or called sys.exit): report it
+        raise CaseError(f"importing {path} failed: {_raised(exc)}") from exc
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise CaseError(f"{path} has no callable {factory_name!r}")
     try:
         result = factory()
-    except Exception as exc:
-        raise CaseError(f"{factory_name}() raised {type(exc).__name__}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # sys.exit() in the user's code too
+        raise CaseError(f"{factory_name}() raised {_raised(exc)}") from exc
     if isinstance(result, Case):
         return result
     if isinstance(result, tuple) and len(result) == 4:

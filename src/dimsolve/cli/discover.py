@@ -150,6 +150,8 @@ def case_files(config: Config, paths: Sequence[str] = ()) -> list[Path]:
                 rel = relpath(file, config.root)
                 if any(p.fullmatch(rel) for p in patterns):
                     found[file.resolve()] = None
+        elif path.exists():
+            raise ConfigError(f"{raw} is not a Python file or a directory")
         else:
             raise ConfigError(f"no such file or directory: {raw}")
     return sorted(found)

@@ -154,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _closed_pipe()
+    except KeyboardInterrupt:  # Ctrl-C, or a user's file raising it: stop without a traceback
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # a dimsolve bug: say so in one line, keep the traceback opt-in
         if os.environ.get("DIMSOLVE_DEBUG"):
             raise
