@@ -24,6 +24,22 @@ class JsonPathError(ValueError):
         self.path = path
 
 
+def load_json(text: str | bytes, error: type[JsonPathError] = JsonPathError) -> Any:
+    """``json.loads``, with its refusals as ``error`` at ``$`` in words a client can act on (Python's
+    own say "use sys.set_int_max_str_digits()" for a number of 5,000 digits)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise error("not valid JSON: nested too deeply", "$") from None
+    except ValueError as exc:
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = "a number has more digits than Python reads (4,300)"
+        raise error(f"not valid JSON: {reason}", "$") from None
+
+
 def join_path(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"

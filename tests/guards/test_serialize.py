@@ -177,7 +177,8 @@ MALFORMED = [
     pytest.param(_set(["assumptions", "s0"], {"positive": "yes"}), "assumptions.s0.positive", "true", id="flag"),
     pytest.param(_set(["assumptions", "s0"], {"__class__": True}), "assumptions.s0.__class__", "sympy", id="dunder"),
     pytest.param(
-        _set(["assumptions", "s0"], {"positive": True, "negative": True}), "assumptions.s0", "invalid", id="contra"
+        _set(["assumptions", "s0"], {"positive": True, "negative": True}), "assumptions.s0",
+        "invalid assumptions: positive=true, negative=true contradict each other", id="contra"
     ),
     pytest.param(_set(["meta", "model"], 3), "meta.model", "string", id="meta-value"),
     pytest.param(_set(["schema_version"], 2), "schema_version", "unsupported schema version 2", id="version"),
@@ -202,6 +203,9 @@ def test_malformed_dict_names_the_path(edit, path, message):
     [
         pytest.param("", "not valid JSON", id="empty"),
         pytest.param("{", "not valid JSON", id="truncated"),
+        pytest.param('{"a": ' + "1" * 5000 + "}", "not valid JSON: a number has more digits than Python reads",
+                     id="long-number"),
+        pytest.param("[" * 100_000 + "]" * 100_000, "not valid JSON: nested too deeply", id="deep"),
         pytest.param("[]", "expected an object", id="array"),
         pytest.param("null", "expected an object", id="null"),
         pytest.param("[" * 100_000 + "]" * 100_000, "not valid JSON", id="deep"),

@@ -104,6 +104,12 @@ def test_explain(app_client):
     assert _error(missing) == (404, "unknown_code", "code", None)
 
 
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_schema_version_is_the_integer_one_not_something_equal_to_it(app_client, version):
+    answer = app_client.post("/v1/explain", json={"schema_version": version, "code": "DS201"})
+    assert _error(answer)[:3] == (422, "invalid_request", "schema_version")
+
+
 def test_openapi_publishes_the_request_and_report_models(app_client):
     schema = app_client.get("/openapi.json").json()
     assert set(schema["paths"]) == {"/healthz", "/v1/check", "/v1/explain"}

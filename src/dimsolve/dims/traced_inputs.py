@@ -8,12 +8,19 @@ from the GuardSet's symbols.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dimsolve.dims.model import DimPath, InputPath
-from dimsolve.dims.spec_json_fields import JsonObject, SpecJsonError, expect_list, expect_size, expect_str, read_input_path
+from dimsolve.dims.spec_json_fields import (
+    JsonObject,
+    SpecJsonError,
+    expect_list,
+    expect_size,
+    expect_str,
+    read_input_path,
+)
+from dimsolve.json_fields import load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +54,7 @@ class TracedInputs:
 
 def traced_inputs_from_meta(text: str) -> TracedInputs:
     """Read ``{"params": [...], "leaves": [{"path": [...], "shape": [...] | null}]}``; errors name the path."""
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise SpecJsonError(f"not valid JSON: {exc}", "$") from None
+    data = load_json(text, SpecJsonError)
     top = JsonObject(data, "$")
     params = tuple(expect_str(v, f"params[{i}]") for i, v in enumerate(expect_list(top.raw("params"), "params")))
     leaves = []

@@ -193,7 +193,8 @@ def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAU
     _check_call((), None, timeout_ms)
     stand_in = stand_in_inputs(guards)
     if stand_in is None:
-        raise DimsolveError("this GuardSet does not record its inputs; create it with dimsolve.trace_guards")
+        raise DimsolveError("this GuardSet has no readable record of its inputs (meta['inputs']); "
+                            "create it with dimsolve.trace_guards")
     signature, args, kwargs = stand_in
     parsed = parse_spec(signature, args, kwargs, dynamic_shapes)
     if parsed.spec is None:

@@ -74,10 +74,22 @@ def _recorded_kinds(raw: str | None) -> dict[tuple[Any, ...], str]:
     """The recorded container kinds (none for GuardSets made before they were recorded: lists then)."""
     if not raw:
         return {}
-    return {tuple(path): kind for path, kind in json.loads(raw) if kind in ("tuple", "list", "dict")}
+    try:
+        return {tuple(path): kind for path, kind in json.loads(raw) if kind in ("tuple", "list", "dict")}
+    except (ValueError, TypeError, RecursionError):  # a hand-edited or foreign record: as if none was kept
+        return {}
 
 
 def stand_in_inputs(guards: GuardSet) -> tuple[inspect.Signature, tuple, dict[str, Any]] | None:
+    """Meta-device inputs shaped as the traced ones, from ``meta["inputs"]``; None when there is no
+    usable record (absent, or malformed: the caller then works from the symbols)."""
+    try:
+        return _stand_ins(guards)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, RuntimeError):
+        return None
+
+
+def _stand_ins(guards: GuardSet) -> tuple[inspect.Signature, tuple, dict[str, Any]] | None:
     import torch
 
     raw = guards.meta.get("inputs")

@@ -7,7 +7,6 @@ type, missing or unknown key is a ``GuardSetFormatError`` naming its JSON path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,19 +16,30 @@ from sympy.core.assumptions import _assume_defined
 from dimsolve.diagnostics.model import SourceLocation
 from dimsolve.dims.model import AttrKey, DimPath, InputPath, Key
 from dimsolve.guards.codec import CodecError, parse_expr
-from dimsolve.guards.model import (GuardKind, GuardRecord, GuardSet, IndexDetail, Specialization, SymbolInfo,
-                                   TraceFailure, ValueRange)
-from dimsolve.guards.serialize_fields import (SCHEMA_VERSION, GuardSetFormatError, JsonObject, expect_int, expect_str,
-                                              type_name)
+from dimsolve.guards.model import (
+    GuardKind,
+    GuardRecord,
+    GuardSet,
+    IndexDetail,
+    Specialization,
+    SymbolInfo,
+    TraceFailure,
+    ValueRange,
+)
+from dimsolve.guards.serialize_fields import (
+    SCHEMA_VERSION,
+    GuardSetFormatError,
+    JsonObject,
+    expect_int,
+    expect_str,
+    type_name,
+)
+from dimsolve.json_fields import load_json
 
 
 def from_json(text: str | bytes) -> GuardSet:
     """Read a ``GuardSet`` written by ``to_json``; any problem is a ``GuardSetFormatError``."""
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise GuardSetFormatError(f"not valid JSON: {exc}", "$") from None
-    return guardset_from_dict(data)
+    return guardset_from_dict(load_json(text, GuardSetFormatError))
 
 
 def guardset_from_dict(d: Any) -> GuardSet:
@@ -201,8 +211,9 @@ def _read_assumptions(value: Any, path: str) -> dict[str, sympy.Symbol]:
                 raise GuardSetFormatError("expected a sympy assumption set to true or false", flags.at(str(flag)))
         try:
             symbols[name] = sympy.Symbol(name, **flags.value)
-        except Exception as exc:  # noqa: BLE001 - sympy raises InconsistentAssumptions and others
-            raise GuardSetFormatError(f"invalid assumptions: {exc}", obj.at(name)) from None
+        except Exception:  # noqa: BLE001 - sympy raises InconsistentAssumptions and others, with its whole table
+            given = ", ".join(f"{flag}={str(setting).lower()}" for flag, setting in flags.value.items())
+            raise GuardSetFormatError(f"invalid assumptions: {given} contradict each other", obj.at(name)) from None
     return symbols
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr, WithJsonSchema
 
 SCHEMA_VERSION: Literal[1] = 1
 I64_MAX = 2**63 - 1
@@ -34,7 +34,14 @@ Key = Annotated[
     PlainValidator(_key),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0, "maximum": I64_MAX}]}),
 ]
-Version = Literal[1]
+def _exactly_an_int(value: Any) -> Any:
+    """``true`` and ``1.0`` equal 1 in Python; a version is the JSON integer itself."""
+    if type(value) is not int:
+        raise ValueError("schema_version must be the integer 1")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_exactly_an_int)]
 
 
 class _Wire(BaseModel):
