@@ -75,6 +75,14 @@ def test_check_exit_codes_and_formats(case_file, factory, fmt, code):
         assert json.loads(result.stdout)["version"] == "2.1.0"
 
 
+@pytest.mark.torch
+def test_check_without_fix_export_says_the_fix_is_only_proven(case_file):
+    result = run("check", f"{case_file}:bad", "--no-verify-fix", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["fix_status"] == "proven"
+
+
 @pytest.mark.parametrize(
     "target, message",
     [

@@ -67,6 +67,14 @@ def test_an_invalid_spec_raises_with_a_fix_torch_exported(export_calls) -> None:
     torch.export.export(AddLinear(), ARGS, dynamic_shapes=report.fixed_dynamic_shapes)
 
 
+def test_without_fix_export_a_violated_spec_is_one_export_and_the_fix_only_proven(export_calls) -> None:
+    spec = {"x": (Dim("dx"), 4), "y": (Dim("dy"), 4)}
+    report = dimsolve.check_dynamic_shapes(AddLinear(), ARGS, dynamic_shapes=spec, verify_fix=False)
+    assert [v.code for v in report.violations] == ["DS201"] and len(export_calls) == 1
+    assert report.applicability.value == "proven" and "not exported" in str(report)
+    torch.export.export(AddLinear(), ARGS, dynamic_shapes=report.fixed_dynamic_shapes)  # the proven fix holds here
+
+
 class PinnedHeight(torch.nn.Module):
     """Reads the height as a Python int (as MobileNet's TF padding does): torch pins it to the example."""
 
@@ -92,6 +100,8 @@ def test_a_pin_to_a_static_sizes_value_is_traced_all_dynamic_to_find_the_relatio
     x, y = torch.randn(4), torch.randn(4)
     report = dimsolve.check_dynamic_shapes(_Add(), (x, y),
                                            dynamic_shapes={"x": (Dim("dx"),), "y": (None,)})
-    assert [v.code for v in report.violations] == ["DS401"]
-    assert "x.shape[0] == y.shape[0]" in str(report)  # the relation to the static size, seen all-dynamic
-    assert len(export_calls) == 3
+    # the relation to the static size, seen all-dynamic, gives y the Dim instead of making dx static
+    assert [v.code for v in report.violations] == ["DS201"]
+    assert "x.shape[0] == y.shape[0]" in str(report) and "dx = 4" in str(report)  # the lost alternative named
+    assert repr(report.fixed_dynamic_shapes["y"]) == repr(report.fixed_dynamic_shapes["x"]) and report.fix_verified
+    assert len(export_calls) == 3  # as written, all-dynamic, the fix

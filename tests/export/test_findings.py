@@ -126,3 +126,30 @@ def test_a_dim_that_stops_below_two_is_made_static_not_grown():
     assert report.fixed_example is None
     assert report.fixed_dynamic_shapes["x"][0] == 1
     assert_one_round_fix(report, model, args, {})
+
+
+class TokensPlusTypes(torch.nn.Module):
+    """BERT's embeddings: token and token-type embeddings added, so the two inputs share their shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words, self.types = torch.nn.Embedding(10, 4), torch.nn.Embedding(2, 4)
+
+    def forward(self, ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+        return self.words(ids) + self.types(types)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("types_spec, why", [(None, "its input has no spec"), ((2, 8), "the spec makes it static")])
+def test_a_static_size_tied_to_a_dim_gets_the_dim_not_the_dim_made_static(types_spec, why):
+    # torch suggests batch = 2, seq = 8: every dynamic size lost; giving types the same Dims keeps them
+    model, args = TokensPlusTypes(), (torch.randint(0, 10, (2, 8)), torch.zeros(2, 8, dtype=torch.long))
+    batch, seq = Dim("batch", max=16), Dim("seq", max=64)
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes={"ids": (batch, seq), "types": types_spec})
+    assert [d.code for d in report.diagnostics] == ["DS201", "DS201"]
+    assert [d.fixes[0].changes for d in report.diagnostics] == [
+        (Relate("types.shape[0]", "batch"),), (Relate("types.shape[1]", "seq"),)]
+    assert all(why in d.message and "batch = 2" not in d.message for d in report.diagnostics)
+    fixed = report.fixed_dynamic_shapes
+    assert [d.__name__ for d in fixed["types"]] == ["batch", "seq"]
+    assert_one_round_fix(report, model, args, {})

@@ -16,7 +16,7 @@ CODE_FIX = Diagnostic("DS601", Severity.ERROR, "`k > 2` depends on data",
 
 @pytest.mark.parametrize(("verified", "confirmed", "stamp", "title"), [
     pytest.param(True, True, Applicability.VERIFIED, "apply all; verified)", id="torch-exported"),
-    pytest.param(True, False, Applicability.PROVEN, "proven against the cached guards, not exported", id="solver-only"),
+    pytest.param(True, False, Applicability.PROVEN, "proven by z3 against the traced guards, not exported", id="solver-only"),
     pytest.param(False, True, Applicability.UNVERIFIED, "not all verified", id="torch-rejected"),
 ])
 def test_the_report_verdict_is_the_only_source(verified: bool, confirmed: bool, stamp: Applicability,
@@ -34,7 +34,7 @@ def test_the_title_follows_the_stamp_when_there_is_fix_code() -> None:
     from dimsolve.diagnostics.text import render_text
 
     for verified, confirmed, expected in [(True, True, "(apply all; verified)"), (False, True, "not all verified"),
-                                          (True, False, "proven against the cached guards")]:
+                                          (True, False, "proven by z3 against the traced guards")]:
         report = Report((SPEC_FIX,), fix_verified=verified, torch_confirmed=confirmed)
         assert expected in render_text(report.diagnostics, fix_code="dx = Dim('dx', max=512)")
 

@@ -110,6 +110,11 @@ def test_schema_version_is_the_integer_one_not_something_equal_to_it(app_client,
     assert _error(answer)[:3] == (422, "invalid_request", "schema_version")
 
 
+def test_healthz_answers_head_probes_too(app_client):
+    head, get = app_client.head("/healthz"), app_client.get("/healthz")
+    assert head.status_code == get.status_code == 200 and head.content == b""
+
+
 def test_openapi_publishes_the_request_and_report_models(app_client):
     schema = app_client.get("/openapi.json").json()
     assert set(schema["paths"]) == {"/healthz", "/v1/check", "/v1/explain"}

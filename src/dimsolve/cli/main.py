@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="trace with strict (dynamo) export")
     check.add_argument("--spec-json", metavar="FILE",
                        help="check this JSON spec (docs/service.md) instead of the factory's dynamic_shapes")
+    check.add_argument("--no-verify-fix", dest="verify_fix", action="store_false",
+                       help="do not export the fix with torch (it is proven by z3 only): one export, not two, "
+                            "when the spec is wrong")
     explain = sub.add_parser("explain", help="print the documentation of a diagnostic code")
     explain.add_argument("code", help="e.g. DS201")
     from dimsolve.cli.lint import register
@@ -93,17 +96,17 @@ def _demo(fmt: str) -> int:
     return EXIT_OK  # the demo's spec is wrong on purpose: finding that is success
 
 
-def _check(target: str, fmt: str, strict: bool, spec_json: str | None = None) -> int:
+def _check(target: str, fmt: str, strict: bool, spec_json: str | None = None, verify_fix: bool = True) -> int:
     from dimsolve.export.api import InvalidArgument
 
     try:
-        return _check_case(target, fmt, strict, spec_json)
+        return _check_case(target, fmt, strict, spec_json, verify_fix)
     except InvalidArgument as exc:  # the factory returned values dimsolve cannot check
         print(f"error: {target}: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _check_case(target: str, fmt: str, strict: bool, spec_json: str | None) -> int:
+def _check_case(target: str, fmt: str, strict: bool, spec_json: str | None, verify_fix: bool) -> int:
     from dimsolve.cli.cases import CaseError, load_case
     from dimsolve.export.api import check_dynamic_shapes
 
@@ -121,7 +124,7 @@ def _check_case(target: str, fmt: str, strict: bool, spec_json: str | None) -> i
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     report = check_dynamic_shapes(case.model, case.args, case.kwargs, dynamic_shapes=case.dynamic_shapes,
-                                  strict=strict or case.strict)
+                                  strict=strict or case.strict, verify_fix=verify_fix)
     return _print_report(report, fmt, target)
 
 
@@ -140,7 +143,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args.format)
     if args.command == "check":
-        return _check(args.target, args.format, args.strict, args.spec_json)
+        return _check(args.target, args.format, args.strict, args.spec_json, args.verify_fix)
     if hasattr(args, "run"):  # lint, cache clear (cli/lint.py); serve (service/cli.py)
         return int(args.run(args))
     return _explain(args.code)

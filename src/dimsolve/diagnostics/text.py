@@ -176,7 +176,7 @@ _FIX_LABEL = {Applicability.VERIFIED: "fix", Applicability.PROVEN: "fix (proven,
 def _fix_block(st: _Style, diagnostics: Sequence[Diagnostic], fix_code: str) -> list[str]:
     kinds = {f.applicability for d in diagnostics for f in d.fixes}
     verified = kinds <= {Applicability.VERIFIED}
-    status = ("verified" if verified else "proven against the cached guards, not exported"
+    status = ("verified" if verified else "proven by z3 against the traced guards, not exported"
               if kinds == {Applicability.PROVEN} else "not all verified")
     title = f"Suggested fixes (apply all; {status}):"
     body = [f"  {line}" if line.strip() else "" for line in fix_code.rstrip("\n").split("\n")]

@@ -147,12 +147,17 @@ def _param_names(model: Any) -> list[str]:
 
 def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
                          strict: bool = False, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                         value_ranges: Mapping[str, tuple[int, int]] | None = None) -> Report:
+                         value_ranges: Mapping[str, tuple[int, int]] | None = None,
+                         verify_fix: bool = True) -> Report:
     """Decide ``dynamic_shapes`` for ``model`` on these example inputs; spec errors come before tracing.
 
     torch.export of the spec as written comes first: when torch exports it and z3 proves every
     guard and runtime assert of that program, the spec is valid after one trace. Otherwise the
     findings come with a fix that torch.export has exported (``report.fix_verified``).
+
+    ``verify_fix=False``: the verdict and findings as above, but the fix is not exported (it is
+    "proven": z3 shows it against the guards seen, ``report.torch_confirmed`` is False). A violated
+    spec then costs one export, not two: for a linter that only needs the verdict.
 
     ``value_ranges``: the values integer inputs hold (``{"attention_mask": (0, 1)}``), for the index
     checks (DS7xx); without it dimsolve assumes the example's values and says so (DS702).
@@ -165,11 +170,11 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
     _check_call(args, kwargs, timeout_ms)
     _check_value_ranges(model, args, kwargs, value_ranges)
     with stated_value_ranges(value_ranges):
-        return _checked(model, args, kwargs, dynamic_shapes, strict, timeout_ms).report
+        return _checked(model, args, kwargs, dynamic_shapes, strict, timeout_ms, verify_fix=verify_fix).report
 
 
 def _checked(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, strict: bool,
-             timeout_ms: int, options: Mapping[str, Any] | None = None) -> Any:
+             timeout_ms: int, options: Mapping[str, Any] | None = None, verify_fix: bool = True) -> Any:
     from dimsolve.dims.parse import parse_spec
     from dimsolve.export.oracle import Checked, check_with_torch
 
@@ -178,7 +183,7 @@ def _checked(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_
     if parsed.spec is None:
         return Checked(Report(parsed.diagnostics), None)
     return check_with_torch(model, tuple(args), kwargs, dynamic_shapes, parsed.spec, strict, timeout_ms,
-                            options=options)
+                            options=options, verify_fix=verify_fix)
 
 
 def check_spec(guards: GuardSet, dynamic_shapes: Any, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Report:

@@ -146,7 +146,10 @@ def _span(detail: IndexDetail, guardset: GuardSet) -> str:
 
 def _help(records: list[GuardRecord]) -> tuple[str, ...]:
     assumed = sorted({v.input for r in records if r.index for v in r.index.assumed})
-    out = ["narrow the Dim as the fix does, or give the model a larger table"]
+    sized_by_input = any(r.index is not None and getattr(r.index.size, "free_symbols", None) for r in records)
+    # a table whose size is an input's dimension (a mask's batch axis): the sizes must agree, not grow
+    out = (["make the sizes agree as the fix does: the table is an input, sized by the spec"] if sized_by_input
+           else ["narrow the Dim as the fix does, or give the model a larger table"])
     if assumed:
         names = ", ".join(f'"{n}": (lo, hi)' for n in assumed)
         out.append(f"other values change the bound: state the range dimsolve should assume with "

@@ -29,11 +29,12 @@ class Checked:
 
 def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, dynamic_shapes: Any, spec: Spec,
                      strict: bool, timeout_ms: int, guardset: GuardSet | None = None,
-                     options: Mapping[str, Any] | None = None) -> Checked:
+                     options: Mapping[str, Any] | None = None, verify_fix: bool = True) -> Checked:
     """Decide ``spec`` with torch's own export of it; find and fix problems only when there are some.
 
     ``guardset``: the all-dynamic trace, when the caller has it cached (lint), else traced on demand.
     ``options``: further ``torch.export.export`` arguments (``dimsolve.export``'s), for every export.
+    ``verify_fix``: export the fix (else it stays proven by z3, not confirmed by torch).
     """
     from dimsolve.export.api import trace_variant
     from dimsolve.export.fix_loop import confirm_fix
@@ -65,9 +66,13 @@ def check_with_torch(model: Any, args: tuple, kwargs: Mapping[str, Any] | None, 
         own = recheck_zero_one(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, trace_variant)
         if own.ok and not _warned_fix(own):
             return Checked(replace(own, torch_confirmed=True), first.program)
+        if not verify_fix:
+            return Checked(own, first.program if own.ok else None)
         confirmed = confirm_fix(own, model, args, kwargs, dynamic_shapes, strict, timeout_ms, options)
         return Checked(confirmed, first.program if own.ok else None)
     report = _findings(model, args, kwargs, dynamic_shapes, spec, strict, timeout_ms, first, own, guardset)
+    if not verify_fix:
+        return Checked(report, None)
     return Checked(confirm_fix(report, model, args, kwargs, dynamic_shapes, strict, timeout_ms, options), None)
 
 

@@ -35,6 +35,15 @@ def _search_exhausted() -> Diagnostic:
 def check_against(guardset: GuardSet, spec: Spec, timeout_ms: int, raised_roots: frozenset[str] = frozenset()) -> Report:
     """Every finding of ``spec`` against ``guardset``, with the fixed and pinned specs. ``raised_roots``:
     the roots torch's export of ``spec`` objected to, when dimsolve has seen it raise."""
+    from dimsolve.export.static_ties import free_static_ties
+
+    report = _check_against(guardset, spec, timeout_ms, raised_roots)
+    freed = free_static_ties(spec, report, lambda s: _check_against(guardset, s, timeout_ms, raised_roots),
+                             lambda s: build_and_verify(guardset, s, timeout_ms))
+    return freed or report
+
+
+def _check_against(guardset: GuardSet, spec: Spec, timeout_ms: int, raised_roots: frozenset[str]) -> Report:
     from dimsolve.dims.apply import apply_changes
     from dimsolve.export.findings import (root_shift_diagnostics, solver_limit_diagnostics, violation_diagnostics,
                                           zero_one_diagnostics)

@@ -94,6 +94,10 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _add_routes(app: FastAPI, state: _State) -> None:
+    @app.head("/healthz", include_in_schema=False)  # load balancers that probe with HEAD
+    async def healthz_head() -> Response:
+        return Response(status_code=200)
+
     @app.get("/healthz", response_model=HealthResponse)
     async def healthz() -> HealthResponse:
         """The server is up; ``status`` is ``degraded`` while no worker is free (checks queue, and
