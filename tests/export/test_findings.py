@@ -153,3 +153,23 @@ def test_a_static_size_tied_to_a_dim_gets_the_dim_not_the_dim_made_static(types_
     fixed = report.fixed_dynamic_shapes
     assert [d.__name__ for d in fixed["types"]] == ["batch", "seq"]
     assert_one_round_fix(report, model, args, {})
+
+
+class RowsPlusTable(torch.nn.Module):
+    """A decoder-like input: its rows follow the batch, its width is its own."""
+
+    def forward(self, x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        return x.sum(1) + table.sum(1)
+
+
+@pytest.mark.torch
+def test_only_the_static_size_tied_to_a_dim_is_freed_the_others_stay_static():
+    model, args = RowsPlusTable(), (torch.randn(2, 4), torch.randn(2, 5))
+    report = dimsolve.check_dynamic_shapes(model, args, dynamic_shapes={"x": (Dim("batch", max=16), 4), "table": None})
+    assert [d.code for d in report.diagnostics] == ["DS201"]  # nothing said of table's width: it pinned nothing
+    assert report.diagnostics[0].fixes[0].changes == (Relate("table.shape[0]", "batch"),)
+    cex = report.violations[0].counterexample  # an input the spec admits and the model rejects
+    assert cex["table.shape[0]"] == 2 and cex["x.shape[0]"] != 2
+    fixed = report.fixed_dynamic_shapes
+    assert fixed["table"][0].__name__ == "batch" and fixed["table"][1] == 5
+    assert_one_round_fix(report, model, args, {})

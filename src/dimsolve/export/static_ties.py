@@ -64,35 +64,39 @@ def free_static_ties(spec: Spec, report: Report, check: Callable[[Spec], Report]
     if pinned is None:
         return None
     tied = {e.path: (e, pinned.entry(e.path)) for e in loose}
-    freed = {path: (e, p) for path, (e, p) in tied.items() if p is not None and p.dim.is_named}
+    # tied to one of the user's Dims; a size only free when left to AUTO (a new Dim) pins nothing: static again
+    freed = {path: (e, p) for path, (e, p) in tied.items()
+             if p is not None and p.dim.is_named and p.dim.root in spec.roots}
     if not freed:
         return None
     base = other.fixed_spec or freed_spec
-    fixed = replace(base, entries=tuple(_settled(e, tied) for e in base.entries),
-                    roots={**base.roots, **{p.dim.root: pinned.roots[p.dim.root] for _, p in freed.values()
-                                            if p.dim.root in pinned.roots and p.dim.root not in base.roots}})
+    entries = tuple(_settled(e, tied, freed) for e in base.entries)
+    used = {e.dim.root for e in entries if e.dim.root}
+    roots = {**base.roots, **{p.dim.root: pinned.roots[p.dim.root] for _, p in freed.values()
+                              if p.dim.root in pinned.roots and p.dim.root not in base.roots}}
+    fixed = replace(base, entries=entries, roots={r: v for r, v in roots.items() if r in used or r in spec.roots})
     if _dynamic_kept(fixed, spec) <= _dynamic_kept(report.fixed_spec, spec):
         return None
     pins = [(c, d) for d in report.diagnostics if d.code in _PINNING for f in d.fixes for c in f.changes
             if isinstance(c, Specialize)]
     found = [_tie_finding(spec, e, p, other, pins) for e, p in freed.values()]
-    kept = [d for d in other.diagnostics if not _about(d, freed)]
+    kept = [d for d in other.diagnostics if not _about(d, tied)]
     return Report(tuple(found + kept), spec, fixed, other.guardset, verify(fixed), report.pinned_spec)
 
 
-def _settled(entry: SpecEntry, tied: dict[object, tuple[SpecEntry, SpecEntry | None]]) -> SpecEntry:
-    """A loose entry as the model ties it (a Dim relation), or static again at its example."""
-    if entry.path not in tied:
-        return entry
-    original, pinned = tied[entry.path]
-    if pinned is not None and pinned.dim.is_named:
-        return replace(entry, dim=pinned.dim)
-    return replace(entry, dim=original.dim)
+def _settled(entry: SpecEntry, tied: dict[object, tuple[SpecEntry, SpecEntry | None]],
+             freed: dict[object, tuple[SpecEntry, SpecEntry]]) -> SpecEntry:
+    """A loose entry as the model ties it to a user's Dim, or static again at its example."""
+    if entry.path in freed:
+        return replace(entry, dim=freed[entry.path][1].dim)
+    if entry.path in tied:
+        return replace(entry, dim=tied[entry.path][0].dim)
+    return entry
 
 
-def _about(d: Diagnostic, freed: dict[object, tuple[SpecEntry, SpecEntry]]) -> bool:
+def _about(d: Diagnostic, tied: dict[object, tuple[SpecEntry, SpecEntry | None]]) -> bool:
     """A finding of the re-check about a size that was only left to AUTO to find its tie."""
-    paths = {e.spec_path for e, _ in freed.values()}
+    paths = {e.spec_path for e, _ in tied.values()}
     return d.severity is Severity.INFO and bool(d.paths) and d.paths[0] in paths
 
 
