@@ -53,3 +53,24 @@ def test_program_rejecting_an_admitted_size_one_is_reported_and_fixed(low):
 def test_min_two_is_valid():
     report = dimsolve.check_dynamic_shapes(AtLeastTen(), ARGS, dynamic_shapes=_spec(2))
     assert report.ok and not report.diagnostics, str(report)
+
+
+class BranchOnBatchTimesWindows(torch.nn.Module):
+    """``4*b != (h//8)**2``: a guard torch records while h's range is wide, and decides itself (so its
+    program does not check it) once the fix narrows h to [16, 23], where it reads ``b != 1``."""
+
+    def forward(self, x):
+        b, h = x.shape
+        y = x * 2 if h // 8 == 2 else x * 3
+        return y + 1 if 4 * b != (h // 8) * (h // 8) else y - 1
+
+
+def test_a_size_one_guard_the_fixs_own_trace_decides_raises_no_min():
+    args = (torch.randn(2, 16),)
+    spec = {"x": (Dim("b", max=16), Dim("h", min=4, max=64))}
+    report = dimsolve.check_dynamic_shapes(BranchOnBatchTimesWindows(), args, dynamic_shapes=spec)
+    assert [v.code for v in report.violations] == ["DS301"], str(report)  # no DS302 "rejects b = 1"
+    assert report.fixed_spec.roots["b"].min == 0 and report.fix_verified
+    assert [r.exported for r in report.rounds] == [True, True]  # the fix with b >= 2, then without
+    program = torch.export.export(BranchOnBatchTimesWindows(), args, dynamic_shapes=report.fixed_dynamic_shapes)
+    assert program.module()(torch.randn(1, 16)).shape == (1, 16)  # the program runs at b = 1

@@ -118,12 +118,34 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
                 problem = fails_at_extremes(report, attempt.program, state.candidate, model, ex_args, ex_kwargs)
         state.rounds.append(FixRound(state.candidate, not problem, problem))
         if not problem:
-            return _verified(report, state)
+            return _verified(_without_unneeded_size_one(report, state, attempt, model, ex_args, ex_kwargs, strict,
+                                                        timeout_ms, options), state)
         following = _next_candidate(state, attempt, base, timeout_ms) if attempt is not None else None
         if following is None:
             break
         state.candidate = following
     return _unverified(report, state)
+
+
+def _without_unneeded_size_one(report: Report, state: _State, attempt: Attempt, model: Any, args: tuple,
+                               kwargs: Mapping[str, Any] | None, strict: bool, timeout_ms: int,
+                               options: Mapping[str, Any] | None) -> Report:
+    """``report`` without the size-1 findings torch's trace of the fix does not bear out, when the fix
+    without their min raise exports too (one more round); ``state.candidate`` follows."""
+    from dimsolve.dims.render import to_torch
+    from dimsolve.export.size_one_recheck import unneeded_size_one
+
+    found = unneeded_size_one(report, state.candidate, attempt.guardset, timeout_ms)
+    if found is None or len(state.rounds) >= MAX_FIX_ROUNDS:
+        return report
+    spec = _parse(model, args, kwargs, to_torch(found.spec))[0]
+    again = attempt_export(model, args, kwargs, to_torch(found.spec), strict, options=options) if spec else None
+    problem = _objection(again, spec, timeout_ms) if again is not None and spec is not None else "not parsed"
+    state.rounds.append(FixRound(found.spec, not problem, problem))
+    if problem:
+        return report
+    state.candidate = found.spec
+    return replace(report, diagnostics=tuple(d for d in report.diagnostics if d not in found.dropped))
 
 
 def _verified(report: Report, state: _State) -> Report:
