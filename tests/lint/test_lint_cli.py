@@ -81,6 +81,7 @@ def warm(repo, cold, tmp_path_factory):
         "shard3": ("--format", "json", "--shard", "3/3"),
         "clean-file": ("extra/clean_cases.py",),
         "broken-only": ("models/broken/shape_cases.py",),
+        "no-verify-fix": ("--format", "json", "--no-verify-fix", "models/add/shape_cases.py"),
     }
     procs = {name: start_lint(repo, *args) for name, args in runs.items()}
     procs["no-cache"] = start_lint(repo, "--no-cache", "--format", "github", f"--report=json={scratch / 'nocache.json'}",
@@ -120,6 +121,17 @@ def test_second_run_skips_tracing_and_gives_identical_findings(cold, warm):
     before = {c["id"]: c for c in cold[1]["cases"]}
     for case in json.loads((scratch / "warm.json").read_text("utf-8"))["cases"]:
         assert (case["status"], case["report"], case["error"]) == tuple(before[case["id"]][k] for k in ("status", "report", "error"))
+
+
+def test_without_fix_export_the_findings_are_the_same_and_the_fix_only_proven(warm):
+    results, scratch = warm
+    result = results["no-verify-fix"]
+    assert result.returncode == 1, result.stderr
+    cases = {c["id"]: c for c in json.loads(result.stdout)["cases"]}
+    violating = cases["models/add/shape_cases.py::violating"]["report"]
+    assert violating["fix_status"] == "proven" and [d["code"] for d in violating["diagnostics"]] == ["DS201"]
+    exported = {c["id"]: c for c in json.loads((scratch / "warm.json").read_text("utf-8"))["cases"]}
+    assert exported["models/add/shape_cases.py::violating"]["report"]["fix_status"] == "verified"
 
 
 def test_json_document(warm):

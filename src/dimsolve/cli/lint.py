@@ -79,6 +79,8 @@ def register(sub: Any) -> None:
     lint.add_argument("--shard", type=_shard_arg, metavar="I/N",
                       help="run only shard I of N (cases sorted by id path::function, every N-th from I)")
     lint.add_argument("--no-cache", action="store_true", help="trace every case; neither read nor write the cache")
+    lint.add_argument("--no-verify-fix", dest="verify_fix", action="store_false",
+                      help="do not export fixes with torch (they are proven by z3 only): one export per wrong spec")
     lint.set_defaults(run=run_lint)
     cache = sub.add_parser("cache", help="manage the GuardSet cache of `dimsolve lint`")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)
@@ -122,7 +124,7 @@ def run_lint(args: argparse.Namespace) -> int:
         print(f"warning: {problem}; running without the cache", file=sys.stderr)
         cache_dir = None
     progress = Progress(len(selected))
-    results = run_cases(selected, RunOptions(str(config.root), cache_dir), args.jobs,
+    results = run_cases(selected, RunOptions(str(config.root), cache_dir, args.verify_fix), args.jobs,
                         on_done=lambda n, r: progress.update(n, r.ref.id))
     progress.close()
     summary = Summary.of(results, time.perf_counter() - start, "{}/{}".format(*args.shard) if args.shard else None)

@@ -25,6 +25,7 @@ OK, FINDINGS, ERROR = "ok", "findings", "error"
 class RunOptions:
     root: str
     cache_dir: str | None  # None: --no-cache
+    verify_fix: bool = True  # False: --no-verify-fix (fixes proven by z3, not exported)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ def run_case(ref: CaseRef, options: RunOptions) -> CaseResult:
         try:
             cache = GuardSetCache(options.cache_dir) if options.cache_dir is not None else None
             checked = check_cached(case.model, case.args, case.kwargs, dynamic_shapes=case.dynamic_shapes,
-                                   strict=case.strict, cache=cache, salt=_file_hash(ref.file))
+                                   strict=case.strict, cache=cache, salt=_file_hash(ref.file),
+                                   verify_fix=options.verify_fix)
             report = checked.report
             text, data = str(report), report.to_dict()
         except InvalidArgument as exc:  # the case's own values (e.g. args that are not a tuple): its error

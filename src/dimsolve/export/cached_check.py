@@ -28,13 +28,15 @@ class CachedCheck:
 
 
 def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None = None, *, dynamic_shapes: Any,
-                 strict: bool = False, cache: GuardSetCache | None = None, salt: str = "") -> CachedCheck:
+                 strict: bool = False, cache: GuardSetCache | None = None, salt: str = "",
+                 verify_fix: bool = True) -> CachedCheck:
     """``check_dynamic_shapes`` semantics, with the GuardSet read from ``cache`` when it has one.
 
     The fresh and the cached paths check the same thing: the GuardSet is always written to and read
     back from its JSON form before ``check_spec`` sees it. When the example inputs have 0/1 sizes
     that torch specialised on dimensions the spec makes dynamic, ``check_dynamic_shapes`` re-traces
     with grown inputs; that case is not cached and runs ``check_dynamic_shapes`` itself.
+    ``verify_fix``: as in ``check_dynamic_shapes`` (False: the fix is proven, not exported).
     """
     from dimsolve.dims.parse import parse_spec
     from dimsolve.export.api import _check_call, trace_guards
@@ -65,5 +67,5 @@ def check_cached(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | 
         source = "traced"  # 0/1 examples: the grown example is traced again, not cached
     # torch.export of the spec decides, as in check_dynamic_shapes; the cache spares the all-dynamic trace
     report = check_with_torch(model, args, kwargs, dynamic_shapes, parsed.spec, strict, DEFAULT_TIMEOUT_MS,
-                              guardset).report
+                              guardset, verify_fix=verify_fix).report
     return CachedCheck(report, source, lookup is Lookup.CORRUPT)
