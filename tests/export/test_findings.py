@@ -9,7 +9,7 @@ from torch.export import Dim
 from torch.utils._sympy.numbers import int_oo
 
 import dimsolve
-from dimsolve.diagnostics.model import MakeAuto, Relate, SetRange, Specialize
+from dimsolve.diagnostics.model import MakeAuto, Relate, SetRange, Severity, Specialize
 
 
 class TokensPlusMask(torch.nn.Module):
@@ -173,3 +173,20 @@ def test_only_the_static_size_tied_to_a_dim_is_freed_the_others_stay_static():
     fixed = report.fixed_dynamic_shapes
     assert fixed["table"][0].__name__ == "batch" and fixed["table"][1] == 5
     assert_one_round_fix(report, model, args, {})
+
+
+class RowsOfMask(torch.nn.Module):
+    """``mask[arange(ids.shape[0])]``: an index bound dimsolve checks and torch does not."""
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return mask[torch.arange(ids.shape[0])].sum(1) + ids.sum(1)
+
+
+@pytest.mark.torch
+def test_an_auto_size_a_finding_constrains_is_not_also_called_unconstrained():
+    spec = {"ids": (Dim.AUTO, Dim.AUTO), "mask": (Dim.AUTO, Dim.AUTO)}
+    report = dimsolve.check_dynamic_shapes(RowsOfMask(), (torch.randn(2, 3), torch.randn(2, 4)), dynamic_shapes=spec)
+    assert [d.code for d in report.diagnostics if d.severity is not Severity.INFO] == ["DS701"]
+    unconstrained = sorted(d.paths[0] for d in report.diagnostics if d.code == "DS405")
+    # ids.shape[0] is what the DS701 is about: only the two widths are free
+    assert unconstrained == ['dynamic_shapes["ids"][1]', 'dynamic_shapes["mask"][1]'], str(report)

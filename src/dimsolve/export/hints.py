@@ -157,7 +157,10 @@ def _unchecked(d: Diagnostic, entry: SpecEntry, spec: Spec, original: Spec, fixe
     facts = {k: v for k, v in d.facts.items() if k != "spec"}
     facts["spec"] = spec_summary(original)
     paths = (entry.spec_path,) + tuple(p for p in d.paths if p != entry.spec_path)
-    help_lines = ("give the size a named Dim with the range or relation the fix writes",) + d.help[1:]
+    first = ({Specialize: "make the size static, as the fix does",
+              SetRange: f"give the {entry.dim.expr_text()} the range the fix writes"}.get(type(change))
+             or "give the sizes the named Dim the fix writes")
+    help_lines = (first,) + d.help[1:]
     return replace(d, severity=severity, message=message, fixes=(Fix(message, fixes),), facts=facts, paths=paths,
                    help=help_lines)
 
@@ -209,7 +212,7 @@ def _unconstrained(entry: SpecEntry) -> Diagnostic:
     rng = f" in [{max(d.min or low, low)}, {'inf' if d.max is None else d.max}]" if written else ""
     return Diagnostic(code="DS405", severity=Severity.INFO,
                       message=f"{entry.path} ({d.expr_text()}) is dynamic{rng}: no guard constrains it",
-                      paths=(entry.spec_path,))
+                      paths=(entry.spec_path,), facts={"unconstrained": True})
 
 
 def resolve_hints(guardset: GuardSet, spec: Spec, timeout_ms: int) -> Resolution:

@@ -101,7 +101,16 @@ def _check_against(guardset: GuardSet, spec: Spec, timeout_ms: int, raised_roots
         verified = build_and_verify(guardset, fixed, timeout_ms)
     if fixed is not None:  # torch's rules on a Dim (a derived min >= 0, ...): the fix torch reads
         diagnostics, fixed = with_torch_rules(diagnostics, fixed)
-    return Report(tuple(diagnostics), spec, fixed, guardset, verified, resolution.pinned)
+    return Report(_without_contradicted_notes(diagnostics, spec), spec, fixed, guardset, verified, resolution.pinned)
+
+
+def _without_contradicted_notes(diagnostics: list[Diagnostic], spec: Spec) -> tuple[Diagnostic, ...]:
+    """Drop "no guard constrains it" (DS405) for an AUTO size another finding's fix changes: that
+    finding (an index bound dimsolve checks, a size-1 check) is what constrains it."""
+    targets = {getattr(c, "target", None) for d in diagnostics if d.severity is not Severity.INFO
+               for f in d.fixes for c in f.changes}
+    changed = {e.spec_path for e in spec.entries if str(e.path) in targets or (e.dim.root and e.dim.root in targets)}
+    return tuple(d for d in diagnostics if not (d.facts.get("unconstrained") and d.paths and d.paths[0] in changed))
 
 
 def _shift_roots(spec: Spec) -> Spec:
