@@ -80,8 +80,12 @@ def free_static_ties(spec: Spec, report: Report, check: Callable[[Spec], Report]
     pins = [(c, d) for d in report.diagnostics if d.code in _PINNING for f in d.fixes for c in f.changes
             if isinstance(c, Specialize)]
     found = [_tie_finding(spec, e, p, other, pins) for e, p in freed.values()]
-    kept = [d for d in other.diagnostics if not _about(d, tied)]
-    return Report(tuple(found + kept), spec, fixed, other.guardset, verify(fixed), report.pinned_spec)
+    if not verify(fixed):
+        return None
+    # the re-check's other findings, in the user's spec's terms
+    kept = [replace(d, facts={**d.facts, "spec": spec_summary(spec)}) if "spec" in d.facts else d
+            for d in other.diagnostics if not _about(d, tied)]
+    return Report(tuple(found + kept), spec, fixed, other.guardset, True, report.pinned_spec)
 
 
 def _settled(entry: SpecEntry, tied: dict[object, tuple[SpecEntry, SpecEntry | None]],
@@ -95,9 +99,10 @@ def _settled(entry: SpecEntry, tied: dict[object, tuple[SpecEntry, SpecEntry | N
 
 
 def _about(d: Diagnostic, tied: dict[object, tuple[SpecEntry, SpecEntry | None]]) -> bool:
-    """A finding of the re-check about a size that was only left to AUTO to find its tie."""
+    """A finding of the re-check about a size that was only left to AUTO to find its tie: of a
+    ``Dim.AUTO`` the user never wrote (the fix gives it a Dim, or leaves it static)."""
     paths = {e.spec_path for e, _ in tied.values()}
-    return d.severity is Severity.INFO and bool(d.paths) and d.paths[0] in paths
+    return bool(d.paths) and d.paths[0] in paths
 
 
 def _tie_finding(spec: Spec, entry: SpecEntry, pinned: SpecEntry, other: Report,
