@@ -34,9 +34,16 @@ def _unwritten_inputs(node: LayoutNode | None) -> set[InputPath]:
     return {p for child in node.children for p in _unwritten_inputs(child)}
 
 
-def _loose(spec: Spec) -> list[SpecEntry]:
-    """Static tensor sizes: unwritten ones, and ints the user wrote (``(batch, 8)`` beside ``(batch, seq)``)."""
-    return [e for e in spec.entries if e.dim.kind is DimKind.STATIC and not e.path.is_scalar]
+def _loose(spec: Spec, pinned_values: list[int]) -> list[SpecEntry]:
+    """Static tensor sizes (unwritten ones, and ints the user wrote: ``(batch, 8)`` beside
+    ``(batch, seq)``) that can be what pinned a Dim: equal to, a multiple or a divisor of a pinned
+    value (a vision model's height pinned to 32 has nothing to do with its 3 channels: no re-check)."""
+    def related(size: int) -> bool:
+        return not pinned_values or any(p == size or (size > 1 and p > 1 and (p % size == 0 or size % p == 0))
+                                        for p in pinned_values)
+
+    return [e for e in spec.entries if e.dim.kind is DimKind.STATIC and not e.path.is_scalar
+            and related(e.dim.value if e.dim.value is not None else e.example)]
 
 
 def _dynamic_kept(spec: Spec | None, original: Spec) -> int:
@@ -52,9 +59,11 @@ def free_static_ties(spec: Spec, report: Report, check: Callable[[Spec], Report]
     """``report`` improved by giving unwritten inputs the Dims the model ties them to, or None when
     that keeps no more dynamism (or nothing was pinned). ``check``/``verify``: the pipeline's own,
     against the same GuardSet."""
+    pinned_values = [c.value for d in report.diagnostics if d.code in _PINNING for f in d.fixes for c in f.changes
+                     if isinstance(c, Specialize)]
     if not any(d.code in _PINNING for d in report.diagnostics):
         return None
-    loose = _loose(spec)
+    loose = _loose(spec, pinned_values)
     if not loose:
         return None
     freed_spec = replace(spec, entries=tuple(replace(e, dim=DimSpec(DimKind.AUTO)) if e in loose else e
