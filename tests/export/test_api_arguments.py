@@ -68,6 +68,12 @@ MISUSE = [
                  "must be (lowest, highest) ints", id="value-range-not-a-pair"),
     pytest.param(lambda g: dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=None, value_ranges=[("ids", 1)]),
                  "value_ranges must be a dict", id="value-ranges-not-a-dict"),
+    pytest.param(lambda g: dimsolve.check_dynamic_shapes(Pair(), ARGS, dynamic_shapes=None, verify_fix="False"),
+                 "verify_fix must be True or False, got 'False'", id="verify-fix-a-string"),
+    pytest.param(lambda g: dimsolve.check_dynamic_shapes(Pair(), ARGS, dynamic_shapes=None, strict=1),
+                 "strict must be True or False, got 1", id="strict-an-int"),
+    pytest.param(lambda g: dimsolve.export(Pair(), ARGS, dynamic_shapes=None, strict="yes"),
+                 "strict must be True or False", id="export-strict-a-string"),
     # a name that is no integer input would be ignored, and the example's values assumed instead
     pytest.param(lambda g: dimsolve.check_dynamic_shapes(Ids(), IDS, dynamic_shapes=None, value_ranges={"mask": (0, 1)}),
                  "the integer tensor inputs are: cfg['mask'], ids", id="value-range-unknown-input"),

@@ -42,6 +42,13 @@ def _check_call(args: Any, kwargs: Any, timeout_ms: Any = DEFAULT_TIMEOUT_MS) ->
                               f"got {timeout_ms!r}")
 
 
+def _check_flags(**flags: Any) -> None:
+    """``strict``, ``verify_fix``: True or False, never a string that is merely truthy (``"False"``)."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise InvalidArgument(f"{name} must be True or False, got {value!r}")
+
+
 def _check_value_ranges(model: Any, args: Any, kwargs: Any, value_ranges: Any) -> None:
     """``value_ranges`` maps integer tensor inputs, by their path (``attention_mask``,
     ``inputs["ids"]``), to ``(lowest, highest)``: a name that is no such input would be ignored
@@ -168,6 +175,7 @@ def check_dynamic_shapes(model: Any, args: tuple, kwargs: Mapping[str, Any] | No
     from dimsolve.guards.index_bounds import stated_value_ranges
 
     _check_call(args, kwargs, timeout_ms)
+    _check_flags(strict=strict, verify_fix=verify_fix)
     _check_value_ranges(model, args, kwargs, value_ranges)
     with stated_value_ranges(value_ranges):
         return _checked(model, args, kwargs, dynamic_shapes, strict, timeout_ms, verify_fix=verify_fix).report
@@ -215,6 +223,7 @@ def export(model: Any, args: tuple, kwargs: Mapping[str, Any] | None = None, *, 
 
     >>> ep = dimsolve.export(model, (x, y), dynamic_shapes={"x": (dx,), "y": (dx,)})  # doctest: +SKIP
     """
+    _check_flags(strict=strict)
     checked = _checked(model, args, kwargs, dynamic_shapes, strict, DEFAULT_TIMEOUT_MS, torch_export_kwargs)
     if not checked.report.ok or checked.program is None:
         raise ConstraintViolation(checked.report)
