@@ -9,6 +9,7 @@ import z3
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from dimsolve.solver import floats
 from dimsolve.solver.budget import Outcome, check, make_solver
 from dimsolve.solver.pyeval import compiled
 from dimsolve.solver.translate import REFUSED_FUNCTIONS, TRANSLATED_FUNCTIONS, Unsupported, to_z3, to_z3_bool, z3_int_vars
@@ -174,3 +175,28 @@ def test_z3_verdict_matches_brute_force(guard, lo, width):
     if outcome is Outcome.SAT:
         witness = solver.model()[ENV["s"]].as_long()
         assert not _python_holds(fn, witness), (guard, witness)
+
+
+def test_a_quotient_just_below_an_integer_rounds_through_its_double():
+    # 0.7*7.0 is 4.8999999999999995; divided by 0.7 that is 6.99999999999999968... exactly, whose
+    # nearest double is 7.0: torch's TruncToInt gives 7, so the guard holds at s = 7 (not at 6)
+    guard = sympy.Eq(F.TruncToInt(F.FloatTrueDiv(sympy.Float(0.7) * F.ToFloat(S), sympy.Float(0.7))), S)
+    fn = compiled(guard)
+    term = to_z3_bool(guard, ENV)
+    for s, holds in ((7, True), (6, False)):
+        assert _python_holds(fn, s) is holds
+        solver = make_solver(5000)
+        solver.add(ENV["s"] == s, z3.Not(term))
+        assert check(solver) is (Outcome.UNSAT if holds else Outcome.SAT), s
+
+
+@pytest.mark.parametrize("rounding, python", [(floats.quotient_floor, math.floor), (floats.quotient_ceil, math.ceil),
+                                              (floats.quotient_trunc, math.trunc), (floats.quotient_round, round)])
+def test_quotient_roundings_are_those_of_pythons_true_division(rounding, python):
+    n, d = z3.Int("n"), z3.Int("d")
+    term = rounding(floats.Quotient(n, d, 64))
+    pairs = [(k * den + e, den) for den in (3, 7, 10, -7, 2**40 + 1, 3**30) for k in (0, 1, 5, -5, 2**20, 2**45)
+             for e in (-1, 0, 1)] + [(2**60 + 1, 3), (-(2**61) - 5, 7), (1, 2), (-1, 2), (3, 2), (5, -2)]
+    for num, den in pairs:
+        got = z3.simplify(z3.substitute(term, (n, z3.IntVal(num)), (d, z3.IntVal(den)))).as_long()
+        assert got == python(num / den), (num, den)

@@ -13,11 +13,13 @@ theory (both answered "unknown" within seconds on the guards above).
   as in Python.
 - ``ToFloat(n)`` rounds ``n``; ``round_double`` is exact for magnitudes below ``2**INT_BITS``
   (every int64 value, so every size and every product torch forms of them as a size).
-- A true division (``IntTrueDiv``, ``FloatTrueDiv``) is a ``Quotient``: its rounding to an integer
-  (floor, ceil, trunc, round-half-even) is that of the exact rational, which is the rounding of
-  the correctly rounded double whenever the dividend is below ``2**52`` in magnitude (the double
-  nearest ``a/b`` cannot cross an integer, or a half-integer, that ``a/b`` does not reach). A
-  quotient by a power of two is an exact ``Dyadic``. A quotient used any other way is refused.
+- A true division (``IntTrueDiv``, ``FloatTrueDiv``) is a ``Quotient``, rounded to an integer
+  (floor, ceil, trunc, round-half-even) through the double nearest it: the exact ``num/den`` can
+  sit just below an integer its double reaches (``0.7*7.0/0.7`` is ``6.99999999999999968...`` but
+  the double ``7.0``). That double is ``|num| * 2**57 / |den|`` floored, with a sticky bit for a
+  remainder, rounded to 53 bits: exact for ``|num/den| >= 1/2``, and below that every rounding
+  to an integer is the exact quotient's anyway. A quotient by a power of two is an exact
+  ``Dyadic``. A quotient used any other way is refused.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ class Dyadic(NamedTuple):
 
 
 class Quotient(NamedTuple):
-    """The double nearest ``num / den`` (integers), before any use of it."""
+    """The double nearest ``num / den`` (integers), before any use of it; ``|num| < 2**bits``."""
 
     num: z3.ArithRef
     den: z3.ArithRef
+    bits: int = INT_BITS
 
 
 def _const(term: z3.ArithRef) -> int | None:
@@ -194,38 +197,39 @@ def round_half_even(a: Dyadic) -> z3.ArithRef:
     return nearest_even_multiple(a.num, a.exp) / 2**a.exp
 
 
-def _positive_den(q: Quotient) -> tuple[z3.ArithRef, z3.ArithRef, bool]:
-    """``(num, den, constant den > 0)`` with the same ratio; ``den > 0`` when it is a constant."""
-    den = _const(q.den)
-    if den is not None and den < 0:
-        return -q.num, z3.IntVal(-den), True
-    return q.num, q.den, den is not None
+_SCALE = 56  # |num/den| >= 1/2 scaled by 2**56 has >= 55 bits: a 53-bit rounding and its tie bit
+
+
+def nearest_double(q: Quotient) -> Dyadic:
+    """The double nearest ``num / den`` (Python's true division), as a ``Dyadic``: ``|num| * 2**56``
+    divided by ``|den|``, doubled with a sticky bit for a remainder (so a tie is only a tie when
+    it is exact), rounded to 53 significant bits, the sign put back."""
+    num, den = q.num, q.den
+    top, bottom = _abs(num), _abs(den)
+    scaled = top * 2**_SCALE
+    floor_q = scaled / bottom  # z3's div of non-negative integers: the floor
+    sticky = z3.If(scaled % bottom == 0, 0, 1)
+    bits = q.bits + _SCALE + 2
+    magnitude = round_double(2 * floor_q + sticky, bits)
+    positive = z3.Or(num == 0, (num > 0) == (den > 0))
+    return Dyadic(z3.If(positive, magnitude, -magnitude), _SCALE + 1, bits)
 
 
 def quotient_floor(q: Quotient) -> z3.ArithRef:
-    num, den, positive = _positive_den(q)
-    if positive:
-        return num / den
-    return z3.If(den > 0, num / den, (-num) / (-den))
+    return floor(nearest_double(q))
 
 
 def quotient_ceil(q: Quotient) -> z3.ArithRef:
-    return -quotient_floor(Quotient(-q.num, q.den))
+    return ceil(nearest_double(q))
 
 
 def quotient_trunc(q: Quotient) -> z3.ArithRef:
-    return z3.If((q.num >= 0) == (q.den > 0), quotient_floor(q), quotient_ceil(q))
+    return trunc(nearest_double(q))
 
 
 def quotient_round(q: Quotient) -> z3.ArithRef:
-    """Round half to even of ``num / den``."""
-    num, den, positive = _positive_den(q)
-    if not positive:
-        num, den = z3.If(den > 0, num, -num), z3.If(den > 0, den, -den)
-    low = num / den
-    twice_rest = 2 * (num - den * low)
-    up = z3.Or(twice_rest > den, z3.And(twice_rest == den, low % 2 == 1))
-    return low + z3.If(up, 1, 0)
+    """Round half to even of the double nearest ``num / den``."""
+    return round_half_even(nearest_double(q))
 
 
 def quotient(num: z3.ArithRef, den: z3.ArithRef, num_bits: int) -> Dyadic | Quotient:
@@ -234,7 +238,7 @@ def quotient(num: z3.ArithRef, den: z3.ArithRef, num_bits: int) -> Dyadic | Quot
     if c is not None and c != 0 and not abs(c) & (abs(c) - 1):
         top = round_double(num if c > 0 else -num, num_bits)
         return Dyadic(top, abs(c).bit_length() - 1, num_bits)
-    return Quotient(num, den)
+    return Quotient(num, den, num_bits)
 
 
 def divide(a: Dyadic, b: Dyadic) -> Dyadic | Quotient:
