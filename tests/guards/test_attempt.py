@@ -71,3 +71,46 @@ def test_any_other_error_is_a_failure_with_the_users_line() -> None:
     assert not attempt.exported and not attempt.constraint_violation
     assert attempt.failure is not None and "the model's own error" in attempt.failure.message
     assert attempt.failure.origin is not None and attempt.failure.origin.code.startswith("raise ValueError")
+
+
+class SquareMatmul(torch.nn.Module):
+    def forward(self, x):
+        return x @ x
+
+
+class Linear7(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(7, 2)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def _undeclared(guardset) -> list[str]:
+    from dimsolve.solver.defects import guard_defects
+
+    return [str(d.guard.expr) for d in guard_defects(guardset)]
+
+
+def test_guards_over_a_derived_dims_root_are_restated_over_the_sizes() -> None:
+    # torch replaces x.shape[0] by d2's symbol + 1 and states its guards over d2 and d3: each guard
+    # comes back over the sizes (or as a definition of a root), none names an undeclared root
+    d2, d3 = Dim("d2"), Dim("d3")
+    square = attempt_export(SquareMatmul(), (torch.randn(8, 8),), None, {"x": (d2 + 1, d3 + 1)}, False)
+    assert square.exported and _undeclared(square.guardset) == []
+    pinned = attempt_export(Linear7(), (torch.randn(2, 7),), None, {"x": (Dim("b"), Dim("d") + 3)}, False)
+    assert _undeclared(pinned.guardset) == []
+    names = {s.name: s.paths for s in pinned.guardset.symbols}
+    assert any(str(g.expr) in (f"Eq({n}, 7)", f"Eq(7, {n})") for g in pinned.guardset.guards
+               for n, paths in names.items() if paths == (DimPath(InputPath(("x",)), 1),))
+
+
+def test_a_derived_dims_relation_is_found_without_a_spurious_defect() -> None:
+    import dimsolve
+
+    d2, d3 = Dim("d2"), Dim("d3")
+    report = dimsolve.check_dynamic_shapes(SquareMatmul(), (torch.randn(8, 8),), dynamic_shapes={"x": (d2 + 1, d3 + 1)})
+    assert [v.code for v in report.violations] == ["DS302"], str(report)  # no DS904
+    assert report.fix_verified
+    torch.export.export(SquareMatmul(), (torch.randn(8, 8),), dynamic_shapes=report.fixed_dynamic_shapes)

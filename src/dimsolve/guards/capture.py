@@ -58,6 +58,8 @@ class Capture:
     unbacked: list[RawUnbacked] = field(default_factory=list)
     data_dependent: list[RawDataDependent] = field(default_factory=list)
     shape_env: Any = None  # the last ShapeEnv seen: its ranges and real values are read after tracing
+    # the first expression torch replaced each symbol by (a size by its derived Dim's ``s56 + 1``)
+    first_replacements: dict[Any, Any] = field(default_factory=dict)
     program: Any = None  # the ExportedProgram, when torch exported: its index checks are read from its graph
     inputs: tuple[Any, ...] = ()  # the example's flattened (args, kwargs), in the order of the program's inputs
 
@@ -70,6 +72,7 @@ def check_torch_hooks() -> None:
     expected = (
         ("_log_guard", ["self", "prefix", "g", "forcing_spec"]),
         ("create_symbol", ["self", "val", "source"]),
+        ("_set_replacement", ["self", "a", "tgt", "msg"]),
         ("_log_real_tensor_propagation", ["self", "orig_expr", "unsound_result"]),
         ("create_unbacked_symint", ["self"]),
         ("create_unbacked_symbool", ["self"]),
@@ -105,8 +108,13 @@ def capturing() -> Iterator[Capture]:
 
     def create_symbol(self: Any, val: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
         result = orig_create(self, val, source, *args, **kwargs)
+        capture.shape_env = self
         capture.symbols.append(RawSymbol(result, source, int(val)))
         return result
+
+    def _set_replacement(self: Any, a: Any, tgt: Any, msg: str) -> None:
+        capture.first_replacements.setdefault(a, tgt)
+        return orig_replace(self, a, tgt, msg)
 
     def _log_real_tensor_propagation(self: Any, orig_expr: Any, unsound_result: Any) -> None:
         origin = user_location()
@@ -129,6 +137,7 @@ def capturing() -> Iterator[Capture]:
     patches = {
         "_log_guard": _log_guard,
         "create_symbol": create_symbol,
+        "_set_replacement": _set_replacement,
         "_log_real_tensor_propagation": _log_real_tensor_propagation,
         "create_unbacked_symint": unbacked(ShapeEnv.create_unbacked_symint),
         "create_unbacked_symbool": unbacked(ShapeEnv.create_unbacked_symbool),
@@ -136,6 +145,7 @@ def capturing() -> Iterator[Capture]:
     }
     originals = {name: getattr(ShapeEnv, name) for name in patches}
     orig_real = originals["_log_real_tensor_propagation"]
+    orig_replace = originals["_set_replacement"]
     with _LOCK:
         for name, fn in patches.items():
             setattr(ShapeEnv, name, fn)

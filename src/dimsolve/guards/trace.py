@@ -23,6 +23,7 @@ from dimsolve.dims.model import DimPath, InputPath
 from dimsolve.guards import capture as cap
 from dimsolve.guards import unbacked
 from dimsolve.guards.isolation import isolated
+from dimsolve.guards.root_forms import root_forms
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
 from dimsolve.guards.source_lines import user_location
 
@@ -281,7 +282,8 @@ def guardset_from_capture(captured: cap.Capture, bound: Mapping[str, Any], failu
     import torch
 
     symbols, specializations = _symbols(captured.symbols, list(bound), input_leaves(bound))
-    guards = _in_declared_terms(_guards(captured.guards), {s.name for s in symbols})
+    declared = {s.name for s in symbols}
+    guards = root_forms(captured.first_replacements, declared).restate(_in_declared_terms(_guards(captured.guards), declared), declared)
     return GuardSet(
         symbols=tuple(symbols) + tuple(unbacked.unbacked_symbols(captured)),
         guards=tuple(guards + _index_guards(captured, bound, symbols, guards)),
