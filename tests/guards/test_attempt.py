@@ -27,10 +27,12 @@ class Fails(torch.nn.Module):
         raise ValueError("the model's own error")
 
 
-class Linear4(torch.nn.Module):
-    def __init__(self):
+class LinearFrom(torch.nn.Module):
+    """``Linear(features, 2)``: pins the input's last size to ``features``."""
+
+    def __init__(self, features: int = 4):
         super().__init__()
-        self.lin = torch.nn.Linear(4, 2)
+        self.lin = torch.nn.Linear(features, 2)
 
     def forward(self, x):
         return self.lin(x)
@@ -60,7 +62,7 @@ def test_decide_stops_the_export_after_torch_solved_the_constraints() -> None:
 
 
 def test_a_constraint_violation_is_torchs_objection_not_a_failure() -> None:
-    attempt = attempt_export(Linear4(), (torch.randn(3, 4),), None, {"x": (Dim("b"), Dim("f"))})
+    attempt = attempt_export(LinearFrom(4), (torch.randn(3, 4),), None, {"x": (Dim("b"), Dim("f"))})
     assert attempt.constraint_violation and not attempt.exported
     assert not attempt.guardset.failures
     assert [o.kind for o in attempt.objections] == [ObjectionKind.SPECIALIZED]
@@ -78,15 +80,6 @@ class SquareMatmul(torch.nn.Module):
         return x @ x
 
 
-class Linear7(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(7, 2)
-
-    def forward(self, x):
-        return self.lin(x)
-
-
 def _undeclared(guardset) -> list[str]:
     from dimsolve.solver.defects import guard_defects
 
@@ -99,7 +92,7 @@ def test_guards_over_a_derived_dims_root_are_restated_over_the_sizes() -> None:
     d2, d3 = Dim("d2"), Dim("d3")
     square = attempt_export(SquareMatmul(), (torch.randn(8, 8),), None, {"x": (d2 + 1, d3 + 1)}, False)
     assert square.exported and _undeclared(square.guardset) == []
-    pinned = attempt_export(Linear7(), (torch.randn(2, 7),), None, {"x": (Dim("b"), Dim("d") + 3)}, False)
+    pinned = attempt_export(LinearFrom(7), (torch.randn(2, 7),), None, {"x": (Dim("b"), Dim("d") + 3)}, False)
     assert _undeclared(pinned.guardset) == []
     names = {s.name: s.paths for s in pinned.guardset.symbols}
     assert any(str(g.expr) in (f"Eq({n}, 7)", f"Eq(7, {n})") for g in pinned.guardset.guards
