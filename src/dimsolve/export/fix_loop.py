@@ -95,7 +95,6 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
 
     ``options``: the user's further ``torch.export.export`` arguments, used for every round too.
     """
-    from dimsolve.dims.render import to_torch
     from dimsolve.export.extremes import fails_at_extremes
 
     if report.spec is None or report.fixed_spec is None or report.guardset is None:
@@ -109,13 +108,9 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
     base = _parse(model, ex_args, ex_kwargs, dynamic_shapes)[0] or report.spec
     state = _State(report.fixed_spec, report.guardset, known={(d.code, d.paths) for d in report.diagnostics})
     for _ in range(MAX_FIX_ROUNDS):
-        spec, problem = _parse(model, ex_args, ex_kwargs, to_torch(state.candidate))
-        attempt = attempt_export(model, ex_args, ex_kwargs, to_torch(state.candidate), strict,
-                                 options=options) if spec else None
-        if spec is not None and attempt is not None:
-            problem = _objection(attempt, spec, timeout_ms)
-            if not problem:  # a DS7xx fix: the program must also run at the fix's extreme sizes
-                problem = fails_at_extremes(report, attempt.program, state.candidate, model, ex_args, ex_kwargs)
+        attempt, problem = _export_candidate(state.candidate, model, ex_args, ex_kwargs, strict, timeout_ms, options)
+        if attempt is not None and not problem:  # a DS7xx fix: the program must also run at the fix's extreme sizes
+            problem = fails_at_extremes(report, attempt.program, state.candidate, model, ex_args, ex_kwargs)
         state.rounds.append(FixRound(state.candidate, not problem, problem))
         if not problem:
             return _verified(_without_unneeded_size_one(report, state, attempt, model, ex_args, ex_kwargs, strict,
@@ -127,20 +122,30 @@ def confirm_fix(report: Report, model: Any, args: tuple, kwargs: Mapping[str, An
     return _unverified(report, state)
 
 
+def _export_candidate(candidate: Spec, model: Any, args: tuple, kwargs: Mapping[str, Any] | None, strict: bool,
+                      timeout_ms: int, options: Mapping[str, Any] | None) -> tuple[Attempt | None, str]:
+    """torch's export of ``candidate`` (None when the spec does not parse), and why it does not
+    verify the candidate ("" when it does)."""
+    from dimsolve.dims.render import to_torch
+
+    spec, problem = _parse(model, args, kwargs, to_torch(candidate))
+    if spec is None:
+        return None, problem
+    attempt = attempt_export(model, args, kwargs, to_torch(candidate), strict, options=options)
+    return attempt, _objection(attempt, spec, timeout_ms)
+
+
 def _without_unneeded_size_one(report: Report, state: _State, attempt: Attempt, model: Any, args: tuple,
                                kwargs: Mapping[str, Any] | None, strict: bool, timeout_ms: int,
                                options: Mapping[str, Any] | None) -> Report:
     """``report`` without the size-1 findings torch's trace of the fix does not bear out, when the fix
     without their min raise exports too (one more round); ``state.candidate`` follows."""
-    from dimsolve.dims.render import to_torch
     from dimsolve.export.size_one_recheck import unneeded_size_one
 
     found = unneeded_size_one(report, state.candidate, attempt.guardset, timeout_ms)
     if found is None or len(state.rounds) >= MAX_FIX_ROUNDS:
         return report
-    spec = _parse(model, args, kwargs, to_torch(found.spec))[0]
-    again = attempt_export(model, args, kwargs, to_torch(found.spec), strict, options=options) if spec else None
-    problem = _objection(again, spec, timeout_ms) if again is not None and spec is not None else "not parsed"
+    problem = _export_candidate(found.spec, model, args, kwargs, strict, timeout_ms, options)[1]
     state.rounds.append(FixRound(found.spec, not problem, problem))
     if problem:
         return report

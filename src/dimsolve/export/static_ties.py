@@ -59,11 +59,11 @@ def free_static_ties(spec: Spec, report: Report, check: Callable[[Spec], Report]
     """``report`` improved by giving unwritten inputs the Dims the model ties them to, or None when
     that keeps no more dynamism (or nothing was pinned). ``check``/``verify``: the pipeline's own,
     against the same GuardSet."""
-    pinned_values = [c.value for d in report.diagnostics if d.code in _PINNING for f in d.fixes for c in f.changes
-                     if isinstance(c, Specialize)]
     if not any(d.code in _PINNING for d in report.diagnostics):
         return None
-    loose = _loose(spec, pinned_values)
+    pins = [(c, d) for d in report.diagnostics if d.code in _PINNING for f in d.fixes for c in f.changes
+            if isinstance(c, Specialize)]
+    loose = _loose(spec, [c.value for c, _ in pins])
     if not loose:
         return None
     freed_spec = replace(spec, entries=tuple(replace(e, dim=DimSpec(DimKind.AUTO)) if e in loose else e
@@ -84,13 +84,9 @@ def free_static_ties(spec: Spec, report: Report, check: Callable[[Spec], Report]
     roots = {**base.roots, **{p.dim.root: pinned.roots[p.dim.root] for _, p in freed.values()
                               if p.dim.root in pinned.roots and p.dim.root not in base.roots}}
     fixed = replace(base, entries=entries, roots={r: v for r, v in roots.items() if r in used or r in spec.roots})
-    if _dynamic_kept(fixed, spec) <= _dynamic_kept(report.fixed_spec, spec):
+    if _dynamic_kept(fixed, spec) <= _dynamic_kept(report.fixed_spec, spec) or not verify(fixed):
         return None
-    pins = [(c, d) for d in report.diagnostics if d.code in _PINNING for f in d.fixes for c in f.changes
-            if isinstance(c, Specialize)]
     found = [_tie_finding(spec, e, p, other, pins) for e, p in freed.values()]
-    if not verify(fixed):
-        return None
     # the re-check's other findings, in the user's spec's terms
     kept = [replace(d, facts={**d.facts, "spec": spec_summary(spec)}) if "spec" in d.facts else d
             for d in other.diagnostics if not _about(d, tied)]

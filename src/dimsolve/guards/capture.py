@@ -108,7 +108,6 @@ def capturing() -> Iterator[Capture]:
 
     def create_symbol(self: Any, val: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
         result = orig_create(self, val, source, *args, **kwargs)
-        capture.shape_env = self
         capture.symbols.append(RawSymbol(result, source, int(val)))
         return result
 

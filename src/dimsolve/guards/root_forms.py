@@ -42,7 +42,7 @@ class RootForms:
                 pinned = self._pinned_definition(g.expr)
                 restated = pinned if pinned is not None else g.expr.xreplace(self.forms).xreplace(self.roots)
                 if restated is not sympy.true and ({s.name for s in restated.free_symbols} <= declared  # type: ignore[attr-defined]
-                                                   or _defines_a_root(restated, declared)):
+                                                   or root_definition(restated, declared) is not None):
                     g = replace(g, expr=restated)
             out.append(g)
         return out
@@ -73,17 +73,18 @@ def _linear_form(expr: object) -> tuple[sympy.Symbol, int, int] | None:
     return root, int(a), int(b)  # type: ignore[return-value]
 
 
-def _defines_a_root(expr: sympy.Basic, declared: set[str]) -> bool:
-    """``Eq(size, a*root + b)``: torch's definition of a root by a declared size (``d3`` defined
-    through ``d2``'s size once ``d2 == d3`` held), which the spec states itself."""
+def root_definition(expr: sympy.Basic, declared: set[str]) -> tuple[sympy.Symbol, sympy.Basic] | None:
+    """``(size, a*root + b)`` when ``expr`` is torch's definition ``Eq(size, a*root + b)`` of a
+    derived Dim's root (one symbol no input declares) by a declared size, which the spec states itself."""
     if not isinstance(expr, sympy.Equality):
-        return False
+        return None
     for size, form in (expr.args, expr.args[::-1]):
-        linear = _linear_form(form)
-        if isinstance(size, sympy.Symbol) and size.name in declared and linear is not None \
-                and linear[0].name not in declared:
-            return True
-    return False
+        roots = [r for r in form.free_symbols if r.name not in declared]  # type: ignore[attr-defined]
+        if (isinstance(size, sympy.Symbol) and size.name in declared and len(roots) == 1
+                and form.free_symbols == set(roots) and form.is_polynomial(roots[0])
+                and sympy.degree(form, roots[0]) == 1):
+            return size, form
+    return None
 
 
 def root_forms(replacements: Mapping[sympy.Symbol, object], declared: set[str]) -> RootForms:

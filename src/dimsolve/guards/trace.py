@@ -23,7 +23,7 @@ from dimsolve.dims.model import DimPath, InputPath
 from dimsolve.guards import capture as cap
 from dimsolve.guards import unbacked
 from dimsolve.guards.isolation import isolated
-from dimsolve.guards.root_forms import root_forms
+from dimsolve.guards.root_forms import root_definition, root_forms
 from dimsolve.guards.model import GuardKind, GuardRecord, GuardSet, Specialization, SymbolInfo, TraceFailure
 from dimsolve.guards.source_lines import user_location
 
@@ -154,14 +154,9 @@ def _root_definitions(guards: list[GuardRecord], declared: set[str]) -> dict[sym
     Dim's root (a symbol no input declares), ``size`` one declared symbol."""
     forms: dict[sympy.Basic, sympy.Symbol] = {}
     for g in guards:
-        if not isinstance(g.expr, sympy.Equality):
-            continue
-        for size, form in (g.expr.args, g.expr.args[::-1]):
-            roots = [r for r in form.free_symbols if r.name not in declared]  # type: ignore[attr-defined]
-            if (isinstance(size, sympy.Symbol) and size.name in declared and len(roots) == 1
-                    and form.free_symbols == set(roots) and form.is_polynomial(roots[0])
-                    and sympy.degree(form, roots[0]) == 1):
-                forms.setdefault(form, size)
+        definition = root_definition(g.expr, declared)
+        if definition is not None:
+            forms.setdefault(definition[1], definition[0])
     return forms
 
 
